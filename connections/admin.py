@@ -1,0 +1,154 @@
+"""Django admin for the four records: the pages' forms, the same save path, no secret shown."""
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
+
+from connections import records
+from connections.forms import (
+    BusinessServiceForm,
+    EmailConnectionForm,
+    EmailTemplateForm,
+    OAuthClientForm,
+)
+from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient
+
+METADATA = ("version", "uuid", "created_by", "created_at", "updated_by", "updated_at")
+
+
+class RecordAdmin(SimpleHistoryAdmin):
+    readonly_fields = METADATA
+    search_fields = ("name", "description")
+    list_per_page = 50
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).visible_to(request.user)
+
+    def save_model(self, request: HttpRequest, obj: object, form: object, change: bool) -> None:
+        records.save_record(
+            obj, request.user, m2m=form.m2m_data(), reason="Changed in the Django admin"
+        )
+
+    def save_related(
+        self, request: HttpRequest, form: object, formsets: list, change: bool
+    ) -> None:
+        # save_record already stored the many-to-many members with the version.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request: HttpRequest, obj: object) -> None:
+        records.delete_record(obj, request.user)
+
+
+@admin.register(BusinessService)
+class BusinessServiceAdmin(RecordAdmin):
+    form = BusinessServiceForm
+    list_display = ("name", "description", "version", "updated_by", "updated_at")
+    filter_horizontal = ("users", "groups")
+    fields = ("name", "description", "users", "groups", *METADATA)
+
+
+@admin.register(OAuthClient)
+class OAuthClientAdmin(RecordAdmin):
+    form = OAuthClientForm
+    list_display = ("name", "provider", "tenant_id", "client_id", "version", "updated_at")
+    list_filter = ("provider", "business_services")
+    search_fields = ("name", "description", "client_id")
+    fields = (
+        "name",
+        "description",
+        "business_services",
+        "provider",
+        "tenant_id",
+        "client_id",
+        "client_secret",
+        "scopes",
+        "authorization_endpoint",
+        "token_endpoint",
+        *METADATA,
+    )
+
+
+@admin.register(EmailConnection)
+class EmailConnectionAdmin(RecordAdmin):
+    form = EmailConnectionForm
+    list_display = (
+        "name",
+        "connection_type",
+        "server",
+        "port",
+        "email_address",
+        "authentication",
+        "system_connection",
+        "status_label",
+        "version",
+        "updated_at",
+    )
+    list_filter = (
+        "connection_type",
+        "authentication",
+        "system_connection",
+        "enable_ssl",
+        "enable_starttls",
+        "business_services",
+    )
+    search_fields = ("name", "description", "smtp_server", "imap_server", "email_address")
+    list_select_related = ("oauth_client",)
+    fields = (
+        "name",
+        "description",
+        "business_services",
+        "connection_type",
+        "smtp_server",
+        "smtp_port",
+        "imap_server",
+        "imap_port",
+        "enable_ssl",
+        "enable_starttls",
+        "email_address",
+        "authentication",
+        "user_name",
+        "password",
+        "oauth_client",
+        "system_connection",
+        "trash_folder",
+        "oauth_authorized",
+        "oauth_account",
+        "last_test_at",
+        "last_test_ok",
+        *METADATA,
+    )
+    readonly_fields = (
+        *METADATA,
+        "oauth_authorized",
+        "oauth_account",
+        "last_test_at",
+        "last_test_ok",
+    )
+
+    @admin.display(description="Status")
+    def status_label(self, obj: EmailConnection) -> str:
+        return obj.get_status_display()
+
+
+@admin.register(EmailTemplate)
+class EmailTemplateAdmin(RecordAdmin):
+    form = EmailTemplateForm
+    list_display = ("name", "connection", "to", "subject", "version", "updated_at")
+    list_filter = ("business_services", "connection")
+    list_select_related = ("connection",)
+    search_fields = ("name", "description", "subject", "to")
+    fields = (
+        "name",
+        "description",
+        "business_services",
+        "connection",
+        "reply_to",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "body",
+        *METADATA,
+    )

@@ -1,0 +1,64 @@
+"""List filters per record type (django-filter); search and sort live in the list view."""
+
+import django_filters
+from django.db.models import QuerySet
+
+from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient
+
+
+class GroupedRecordFilter(django_filters.FilterSet):
+    business_services = django_filters.ModelChoiceFilter(
+        label="Business Service", queryset=BusinessService.objects.order_by("name")
+    )
+
+    def __init__(self, *args: object, user: object = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if user is not None and "business_services" in self.filters:
+            services = BusinessService.objects.order_by("name")
+            if not user.is_superuser:
+                services = services.of_member(user)
+            self.filters["business_services"].queryset = services
+
+
+class EmailConnectionFilter(GroupedRecordFilter):
+    connection_type = django_filters.ChoiceFilter(
+        label="Type", choices=EmailConnection.Type.choices
+    )
+    authentication = django_filters.ChoiceFilter(
+        label="Authentication", choices=EmailConnection.Auth.choices
+    )
+    status = django_filters.ChoiceFilter(
+        label="Status", choices=EmailConnection.Status.choices, method="filter_status"
+    )
+
+    class Meta:
+        model = EmailConnection
+        fields = ["connection_type", "authentication", "business_services", "status"]
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == EmailConnection.Status.UNTESTED:
+            return queryset.filter(last_test_ok__isnull=True)
+        return queryset.filter(last_test_ok=(value == EmailConnection.Status.OK))
+
+
+class EmailTemplateFilter(GroupedRecordFilter):
+    class Meta:
+        model = EmailTemplate
+        fields = ["business_services"]
+
+
+class OAuthClientFilter(GroupedRecordFilter):
+    provider = django_filters.ChoiceFilter(label="Provider", choices=OAuthClient.Provider.choices)
+
+    class Meta:
+        model = OAuthClient
+        fields = ["provider", "business_services"]
+
+
+class BusinessServiceFilter(django_filters.FilterSet):
+    def __init__(self, *args: object, user: object = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+
+    class Meta:
+        model = BusinessService
+        fields: list[str] = []

@@ -1,0 +1,240 @@
+"""ModelForms with explicit fields. Secret inputs are write-only: never rendered back."""
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Div, Field, Fieldset, Layout
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from connections.models import (
+    BusinessService,
+    EmailConnection,
+    EmailTemplate,
+    OAuthClient,
+    Record,
+)
+
+KEEP_SECRET_HELP = "Leave blank to keep the stored value."
+
+
+class RecordForm(forms.ModelForm):
+    """Shared by every record type: version carried for concurrent edits, crispy layout."""
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    layout_fields: tuple = ()
+
+    def __init__(self, *args: object, user: object = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if self.instance.pk:
+            self.fields["expected_version"].initial = self.instance.version
+        if "business_services" in self.fields and user is not None:
+            services = BusinessService.objects.order_by("name")
+            if not user.is_superuser:
+                services = services.of_member(user)
+            self.fields["business_services"].queryset = services
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout(
+            Fieldset("Details", *(self.layout_fields or self._meta.fields)), "expected_version"
+        )
+
+    def m2m_data(self) -> dict[str, list]:
+        return {
+            f.name: list(self.cleaned_data[f.name])
+            for f in self.instance._meta.many_to_many
+            if f.name in self.cleaned_data
+        }
+
+    def disable_all(self) -> None:
+        for field in self.fields.values():
+            field.disabled = True
+
+
+def secret_input(label: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+class BusinessServiceForm(RecordForm):
+    class Meta:
+        model = BusinessService
+        fields = ("name", "description", "users", "groups")
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["users"].queryset = get_user_model().objects.order_by("username")
+        self.fields["groups"].queryset = Group.objects.order_by("name")
+
+
+class OAuthClientForm(RecordForm):
+    client_secret = secret_input("Client Secret")
+
+    class Meta:
+        model = OAuthClient
+        fields = (
+            "name",
+            "description",
+            "business_services",
+            "provider",
+            "tenant_id",
+            "client_id",
+            "client_secret",
+            "scopes",
+            "authorization_endpoint",
+            "token_endpoint",
+        )
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "scopes": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["scopes"].help_text = "Blank: the provider's default scopes."
+        if self.instance.pk:
+            self.fields["provider"].disabled = True
+            self.fields["provider"].help_text = "Cannot be changed after the record is created."
+            if self.instance.has_secret("client_secret"):
+                self.fields["client_secret"].help_text = KEEP_SECRET_HELP
+
+    def clean(self) -> dict:
+        data = super().clean()
+        self.instance.set_secret("client_secret", data.get("client_secret", ""))
+        return data
+
+
+class EmailConnectionForm(RecordForm):
+    password = secret_input("Password")
+
+    class Meta:
+        model = EmailConnection
+        fields = (
+            "name",
+            "description",
+            "business_services",
+            "connection_type",
+            "smtp_server",
+            "smtp_port",
+            "imap_server",
+            "imap_port",
+            "enable_ssl",
+            "enable_starttls",
+            "email_address",
+            "authentication",
+            "user_name",
+            "password",
+            "oauth_client",
+            "system_connection",
+            "trash_folder",
+        )
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+    layout_fields = (
+        "name",
+        "description",
+        "business_services",
+        "connection_type",
+        Div(
+            Div(Field("smtp_server"), css_class="col-md-8"),
+            Div(Field("smtp_port"), css_class="col-md-4"),
+            css_class="row",
+        ),
+        Div(
+            Div(Field("imap_server"), css_class="col-md-8"),
+            Div(Field("imap_port"), css_class="col-md-4"),
+            css_class="row",
+        ),
+        Div(
+            Div(Field("enable_ssl"), css_class="col-md-4"),
+            Div(Field("enable_starttls"), css_class="col-md-4"),
+            css_class="row",
+        ),
+        "email_address",
+        "authentication",
+        "user_name",
+        "password",
+        "oauth_client",
+        "system_connection",
+        "trash_folder",
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["smtp_port"].widget.attrs.update(min=1, max=65535)
+        self.fields["imap_port"].widget.attrs.update(min=1, max=65535)
+        self.fields["oauth_client"].queryset = (
+            OAuthClient.objects.visible_to(self.user)
+            if self.user is not None
+            else OAuthClient.objects.all()
+        )
+        if self.instance.pk and self.instance.has_secret("password"):
+            self.fields["password"].help_text = KEEP_SECRET_HELP
+
+    def clean(self) -> dict:
+        data = super().clean()
+        probe = EmailConnection(
+            connection_type=data.get("connection_type") or self.instance.connection_type,
+            authentication=data.get("authentication") or self.instance.authentication,
+        )
+        applies = probe.applicable_fields()
+        for name in self._meta.fields:
+            if name in ("name", "description", "business_services", "connection_type"):
+                continue
+            if name not in applies:
+                # Hidden in the page: neither validated nor changed.
+                self._errors.pop(name, None)
+                data.pop(name, None)
+        password = data.get("password", "")
+        if "password" in applies and not password and not self.instance.has_secret("password"):
+            self.add_error("password", "Required for Password authentication.")
+        self.instance.set_secret("password", password)
+        return data
+
+
+class EmailTemplateForm(RecordForm):
+    class Meta:
+        model = EmailTemplate
+        fields = (
+            "name",
+            "description",
+            "business_services",
+            "connection",
+            "reply_to",
+            "to",
+            "cc",
+            "bcc",
+            "subject",
+            "body",
+        )
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "body": forms.Textarea(attrs={"rows": 8}),
+        }
+        help_texts = {
+            "to": "Comma-separated addresses.",
+            "body": "Use ${variable} placeholders.",
+        }
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        visible = (
+            EmailConnection.objects.visible_to(self.user)
+            if self.user is not None
+            else EmailConnection.objects.all()
+        )
+        self.fields["connection"].queryset = visible.outgoing()
+
+
+FORMS: dict[type[Record], type[RecordForm]] = {
+    EmailConnection: EmailConnectionForm,
+    EmailTemplate: EmailTemplateForm,
+    OAuthClient: OAuthClientForm,
+    BusinessService: BusinessServiceForm,
+}

@@ -1,0 +1,487 @@
+"""The records of the console.
+
+Every record shares one base (`Record`): name unique case-insensitively, description,
+version, uuid, who/when metadata and history. Records that can be grouped also share
+`Member of Business Services`. Secrets live in `*_enc` columns (see crypto.py) which the
+history never copies; a `*_changed_at` column records, value-less, that a secret changed.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, validate_email
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from connections import crypto
+
+PORT_VALIDATORS = [MinValueValidator(1), MaxValueValidator(65535)]
+
+
+class RecordHistory(HistoricalRecords):
+    """History written once per saved change by `records.save_record`.
+
+    simple-history would add a history row for each many-to-many change; we snapshot the
+    many-to-many fields in the single row the save writes instead, so one row = one version.
+    """
+
+    def contribute_to_class(self, cls: type, name: str) -> None:
+        super().contribute_to_class(cls, name)
+        cls.history_tracker = self
+
+    def m2m_changed(self, instance: models.Model, action: str, **kwargs: object) -> None:
+        return None
+
+
+class RecordQuerySet(models.QuerySet):
+    def visible_to(self, user: settings.AUTH_USER_MODEL) -> "RecordQuerySet":
+        """Records a user may see: all for superusers, else unassigned or of their services."""
+        if user.is_superuser:
+            return self
+        if not hasattr(self.model, "business_services"):
+            return self
+        services = BusinessService.objects.of_member(user)
+        return self.filter(
+            Q(business_services__isnull=True) | Q(business_services__in=services)
+        ).distinct()
+
+
+class Record(models.Model):
+    uuid = models.UUIDField("UUID", default=uuid.uuid4, editable=False, unique=True)
+    name = models.CharField("Name", max_length=100)
+    description = models.TextField("Description", blank=True)
+    version = models.PositiveIntegerField("Version", default=1, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="Created By",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("Created", default=timezone.now, editable=False)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="Updated By",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField("Updated", default=timezone.now, editable=False)
+
+    objects = RecordQuerySet.as_manager()
+
+    # Column names of secrets -> the value-less marker the history keeps for them.
+    secret_fields: dict[str, str] = {}
+    # Runtime state that is neither a setting nor versioned (tokens, last test).
+    state_fields: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="%(app_label)s_%(class)s_name_ci_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse(f"connections:{self._meta.model_name}-detail", args=[self.pk])
+
+    def clean(self) -> None:
+        super().clean()
+        self.name = (self.name or "").strip()
+        clash = type(self).objects.filter(name__iexact=self.name).exclude(pk=self.pk)
+        if self.name and clash.exists():
+            raise ValidationError({"name": "Name must be unique."})
+
+    def validate_constraints(self, exclude: object = None) -> None:
+        # The case-insensitive name constraint is checked in clean() with a field message.
+        return None
+
+    def set_secret(self, field: str, plaintext: str) -> bool:
+        """Store a secret encrypted; returns whether it changed. Blank keeps the stored one."""
+        if not plaintext:
+            return False
+        column = f"{field}_enc"
+        current = getattr(self, column)
+        if current and self.get_secret(field) == plaintext:
+            return False
+        setattr(self, column, crypto.encrypt(plaintext))
+        setattr(self, f"{field}_changed_at", timezone.now())
+        return True
+
+    def clear_secret(self, field: str) -> None:
+        if getattr(self, f"{field}_enc"):
+            setattr(self, f"{field}_enc", "")
+            setattr(self, f"{field}_changed_at", timezone.now())
+
+    def get_secret(self, field: str) -> str:
+        return crypto.decrypt(getattr(self, f"{field}_enc"))
+
+    def has_secret(self, field: str) -> bool:
+        return bool(getattr(self, f"{field}_enc"))
+
+
+def history(*excluded: str, m2m: tuple[str, ...] = ("business_services",)) -> RecordHistory:
+    return RecordHistory(excluded_fields=list(excluded), m2m_fields=list(m2m))
+
+
+class BusinessServiceQuerySet(RecordQuerySet):
+    def of_member(self, user: settings.AUTH_USER_MODEL) -> "BusinessServiceQuerySet":
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(Q(users=user) | Q(groups__in=user.groups.all())).distinct()
+
+
+class BusinessService(Record):
+    users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name="Users", blank=True, related_name="business_services"
+    )
+    groups = models.ManyToManyField(
+        Group, verbose_name="Groups", blank=True, related_name="business_services"
+    )
+
+    objects = BusinessServiceQuerySet.as_manager()
+    history = history(m2m=("users", "groups"))
+
+    class Meta(Record.Meta):
+        verbose_name = "Business Service"
+
+
+class GroupedRecord(Record):
+    business_services = models.ManyToManyField(
+        BusinessService,
+        verbose_name="Member of Business Services",
+        blank=True,
+        related_name="%(class)s_members",
+    )
+
+    class Meta(Record.Meta):
+        abstract = True
+
+
+class OAuthClient(GroupedRecord):
+    class Provider(models.TextChoices):
+        MICROSOFT = "microsoft", "Microsoft"
+        GOOGLE = "google", "Google"
+        CUSTOM = "custom", "Custom"
+
+    DEFAULT_SCOPES = {
+        Provider.MICROSOFT: "offline_access https://outlook.office.com/SMTP.Send "
+        "https://outlook.office.com/IMAP.AccessAsUser.All",
+        Provider.GOOGLE: "https://mail.google.com/",
+        Provider.CUSTOM: "",
+    }
+
+    provider = models.CharField(
+        "Provider", max_length=20, choices=Provider.choices, default=Provider.MICROSOFT
+    )
+    tenant_id = models.CharField(
+        "Tenant ID",
+        max_length=100,
+        blank=True,
+        default="common",
+        help_text="Microsoft only: common, organizations, consumers, a tenant id or domain.",
+    )
+    client_id = models.CharField("Client ID", max_length=255)
+    client_secret_enc = models.TextField(blank=True, editable=False)
+    client_secret_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    scopes = models.TextField("Scopes", blank=True)
+    authorization_endpoint = models.URLField("Authorization Endpoint", max_length=500, blank=True)
+    token_endpoint = models.URLField("Token Endpoint", max_length=500, blank=True)
+
+    secret_fields = {"client_secret_enc": "Client Secret"}
+    history = history("client_secret_enc")
+
+    class Meta(Record.Meta):
+        verbose_name = "OAuth Client"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.pk:
+            stored = OAuthClient.objects.filter(pk=self.pk).values_list("provider", flat=True)
+            if stored and stored[0] != self.provider:
+                raise ValidationError(
+                    {"provider": "Provider cannot be changed after the record is created."}
+                )
+        if not self.scopes.strip():
+            self.scopes = self.DEFAULT_SCOPES.get(self.provider, "")
+        if self.provider == self.Provider.MICROSOFT:
+            self.tenant_id = (self.tenant_id or "").strip() or "common"
+        else:
+            self.tenant_id = ""
+        derived = self.derived_endpoints()
+        if derived:
+            self.authorization_endpoint, self.token_endpoint = derived
+        else:
+            errors = {}
+            if not self.authorization_endpoint:
+                errors["authorization_endpoint"] = "Required for a Custom provider."
+            if not self.token_endpoint:
+                errors["token_endpoint"] = "Required for a Custom provider."
+            if errors:
+                raise ValidationError(errors)
+
+    def applicable_fields(self) -> set[str]:
+        if self.provider == self.Provider.MICROSOFT:
+            return {"tenant_id"}
+        if self.provider == self.Provider.CUSTOM:
+            return {"authorization_endpoint", "token_endpoint"}
+        return set()
+
+    @classmethod
+    def field_rules(cls) -> dict:
+        """Which fields the form shows for each Provider (read by record_form.js)."""
+        rules = {p: sorted(cls(provider=p).applicable_fields()) for p in cls.Provider.values}
+        return {"controls": ["provider"], "rules": rules}
+
+    def derived_endpoints(self) -> tuple[str, str] | None:
+        if self.provider == self.Provider.MICROSOFT:
+            base = f"https://login.microsoftonline.com/{self.tenant_id or 'common'}/oauth2/v2.0"
+            return f"{base}/authorize", f"{base}/token"
+        if self.provider == self.Provider.GOOGLE:
+            return (
+                "https://accounts.google.com/o/oauth2/v2/auth",
+                "https://oauth2.googleapis.com/token",
+            )
+        return None
+
+
+class EmailConnectionQuerySet(RecordQuerySet):
+    def outgoing(self) -> "EmailConnectionQuerySet":
+        return self.filter(connection_type=EmailConnection.Type.OUTGOING)
+
+    def incoming(self) -> "EmailConnectionQuerySet":
+        return self.filter(connection_type=EmailConnection.Type.INCOMING)
+
+
+class EmailConnection(GroupedRecord):
+    class Type(models.TextChoices):
+        OUTGOING = "outgoing", "Outgoing"
+        INCOMING = "incoming", "Incoming"
+
+    class Auth(models.TextChoices):
+        NONE = "none", "None"
+        PASSWORD = "password", "Password"
+        OAUTH2 = "oauth2", "OAuth 2.0"
+
+    class Status(models.TextChoices):
+        OK = "ok", "OK"
+        FAILING = "failing", "Failing"
+        UNTESTED = "untested", "Untested"
+
+    connection_type = models.CharField(
+        "Type", max_length=10, choices=Type.choices, default=Type.OUTGOING
+    )
+    smtp_server = models.CharField("Outgoing Mail Server (SMTP)", max_length=255, blank=True)
+    smtp_port = models.PositiveIntegerField("SMTP Port", default=25, validators=PORT_VALIDATORS)
+    imap_server = models.CharField("Incoming Mail Server (IMAP)", max_length=255, blank=True)
+    imap_port = models.PositiveIntegerField("IMAP Port", default=143, validators=PORT_VALIDATORS)
+    enable_ssl = models.BooleanField("Enable SSL", default=False)
+    enable_starttls = models.BooleanField("Enable STARTTLS", default=False)
+    email_address = models.EmailField("Email Address", max_length=254)
+    authentication = models.CharField(
+        "Authentication", max_length=10, choices=Auth.choices, default=Auth.PASSWORD
+    )
+    user_name = models.CharField("User Name", max_length=255, blank=True)
+    password_enc = models.TextField(blank=True, editable=False)
+    password_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    oauth_client = models.ForeignKey(
+        OAuthClient,
+        verbose_name="OAuth Client",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="connections",
+    )
+    system_connection = models.BooleanField("System Connection", default=False)
+    trash_folder = models.CharField("Trash Folder", max_length=255, blank=True)
+
+    # Authorization state (runtime, not versioned; tokens encrypted, never shown).
+    oauth_authorized = models.BooleanField("Authorized", default=False, editable=False)
+    oauth_account = models.CharField(
+        "Authorized Account", max_length=255, blank=True, editable=False
+    )
+    oauth_scopes = models.TextField("Granted Scopes", blank=True, editable=False)
+    oauth_access_token_enc = models.TextField(blank=True, editable=False)
+    oauth_refresh_token_enc = models.TextField(blank=True, editable=False)
+    oauth_expires_at = models.DateTimeField("Access Token Expires", null=True, editable=False)
+    oauth_refreshed_at = models.DateTimeField("Last Refresh", null=True, editable=False)
+    oauth_last_error = models.TextField("Last Authorization Error", blank=True, editable=False)
+
+    # Last Test (runtime, not versioned).
+    last_test_at = models.DateTimeField("Last Test", null=True, editable=False)
+    last_test_ok = models.BooleanField("Last Test Passed", null=True, editable=False)
+    last_test_summary = models.TextField("Last Test Result", blank=True, editable=False)
+
+    objects = EmailConnectionQuerySet.as_manager()
+
+    secret_fields = {"password_enc": "Password"}
+    state_fields = (
+        "oauth_authorized",
+        "oauth_account",
+        "oauth_scopes",
+        "oauth_access_token_enc",
+        "oauth_refresh_token_enc",
+        "oauth_expires_at",
+        "oauth_refreshed_at",
+        "oauth_last_error",
+        "last_test_at",
+        "last_test_ok",
+        "last_test_summary",
+    )
+    history = history("password_enc", *state_fields)
+
+    class Meta(Record.Meta):
+        verbose_name = "Email Connection"
+        constraints = [
+            *Record.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["system_connection"],
+                condition=Q(system_connection=True),
+                name="connections_single_system_connection",
+            ),
+        ]
+
+    @property
+    def is_outgoing(self) -> bool:
+        return self.connection_type == self.Type.OUTGOING
+
+    @property
+    def server(self) -> str:
+        return self.smtp_server if self.is_outgoing else self.imap_server
+
+    @property
+    def port(self) -> int:
+        return self.smtp_port if self.is_outgoing else self.imap_port
+
+    @property
+    def status(self) -> str:
+        if self.last_test_ok is None:
+            return self.Status.UNTESTED
+        return self.Status.OK if self.last_test_ok else self.Status.FAILING
+
+    def get_status_display(self) -> str:
+        return self.Status(self.status).label
+
+    def applicable_fields(self) -> set[str]:
+        """The settings that apply to this connection's Type and Authentication."""
+        fields = {"enable_ssl", "enable_starttls", "email_address", "authentication"}
+        if self.is_outgoing:
+            fields |= {"smtp_server", "smtp_port", "system_connection"}
+        else:
+            fields |= {"imap_server", "imap_port", "trash_folder"}
+        if self.authentication in (self.Auth.PASSWORD, self.Auth.OAUTH2):
+            fields.add("user_name")
+        if self.authentication == self.Auth.PASSWORD:
+            fields.add("password")
+        if self.authentication == self.Auth.OAUTH2:
+            fields.add("oauth_client")
+        return fields
+
+    @classmethod
+    def field_rules(cls) -> dict:
+        """Which fields the form shows for each Type and Authentication (record_form.js)."""
+        rules = {
+            f"{t}|{a}": sorted(cls(connection_type=t, authentication=a).applicable_fields())
+            for t in cls.Type.values
+            for a in cls.Auth.values
+        }
+        return {"controls": ["connection_type", "authentication"], "rules": rules}
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, str] = {}
+        applies = self.applicable_fields()
+        if self.is_outgoing and not self.smtp_server.strip():
+            errors["smtp_server"] = "Required for an Outgoing connection."
+        if not self.is_outgoing and not self.imap_server.strip():
+            errors["imap_server"] = "Required for an Incoming connection."
+        if self.enable_ssl and self.enable_starttls:
+            errors["enable_starttls"] = (
+                "Choose Enable SSL or Enable STARTTLS, not both: SSL is TLS from the first "
+                "byte (465/993), STARTTLS upgrades a plain connection (587/143)."
+            )
+        if not self.is_outgoing and self.authentication == self.Auth.NONE:
+            errors["authentication"] = "An Incoming connection needs Password or OAuth 2.0."
+        if "user_name" in applies and not self.user_name.strip():
+            errors["user_name"] = "Required for Password and OAuth 2.0 authentication."
+        if "oauth_client" in applies and not self.oauth_client_id:
+            errors["oauth_client"] = "Choose the OAuth Client used to authorize this connection."
+        if not self.is_outgoing:
+            self.system_connection = False
+        if self.system_connection:
+            current = EmailConnection.objects.filter(system_connection=True).exclude(pk=self.pk)
+            holder = current.values_list("name", flat=True).first()
+            if holder:
+                errors["system_connection"] = (
+                    f'"{holder}" is already the System Connection: clear it there first.'
+                )
+        if errors:
+            raise ValidationError(errors)
+
+
+class EmailTemplate(GroupedRecord):
+    connection = models.ForeignKey(
+        EmailConnection,
+        verbose_name="Email Connection",
+        on_delete=models.PROTECT,
+        related_name="templates",
+        limit_choices_to={"connection_type": EmailConnection.Type.OUTGOING},
+    )
+    reply_to = models.CharField("Reply-To", max_length=1000, blank=True)
+    to = models.CharField("To", max_length=2000, blank=True)
+    cc = models.CharField("CC", max_length=2000, blank=True)
+    bcc = models.CharField("BCC", max_length=2000, blank=True)
+    subject = models.CharField("Subject", max_length=500, blank=True)
+    body = models.TextField("Body")
+
+    history = history()
+
+    class Meta(Record.Meta):
+        verbose_name = "Email Template"
+
+    ADDRESS_FIELDS = ("reply_to", "to", "cc", "bcc")
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, str] = {}
+        for field in self.ADDRESS_FIELDS:
+            value = getattr(self, field)
+            addresses, bad = split_addresses(value)
+            if bad:
+                errors[field] = f"Not a valid email address: {', '.join(bad)}"
+            else:
+                setattr(self, field, ", ".join(addresses))
+        if not any(getattr(self, f).strip() for f in ("to", "cc", "bcc")) and not (
+            {"to", "cc", "bcc"} & errors.keys()
+        ):
+            errors["to"] = "Give at least one recipient in To, CC or BCC."
+        if self.connection_id and not self.connection.is_outgoing:
+            errors["connection"] = "Choose an Outgoing connection: templates are sent, not read."
+        if errors:
+            raise ValidationError(errors)
+
+
+def split_addresses(value: str) -> tuple[list[str], list[str]]:
+    """Comma- or semicolon-separated addresses -> (valid, invalid)."""
+    parts = [p.strip() for p in (value or "").replace(";", ",").split(",") if p.strip()]
+    good, bad = [], []
+    for part in parts:
+        try:
+            validate_email(part)
+            good.append(part)
+        except ValidationError:
+            bad.append(part)
+    return good, bad

@@ -1,0 +1,156 @@
+"""What every record type shares when it is saved, copied or deleted.
+
+Pages, the admin, the API and management commands all save through `save_record`, so the
+version, the metadata and the single history row per change are the same whoever acts.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from connections.models import EmailConnection, OAuthClient, Record
+
+
+class StaleRecord(Exception):
+    """The record changed since the editor opened it."""
+
+    def __init__(self, current: Record) -> None:
+        super().__init__(f"{current} is at version {current.version}")
+        self.current = current
+
+
+class NameTaken(Exception):
+    pass
+
+
+class RecordInUse(Exception):
+    def __init__(self, users: list[str]) -> None:
+        super().__init__(", ".join(users))
+        self.users = users
+
+
+@dataclass
+class SaveResult:
+    record: Record
+    created: bool
+    changed: bool
+
+
+def tracked_fields(model: type[Record]) -> list[str]:
+    """The columns a version is made of (secrets by their value-less marker, not the value)."""
+    skip = {"id", "version", "created_by", "created_at", "updated_by", "updated_at", "uuid"}
+    skip |= set(model.secret_fields) | set(model.state_fields)
+    return [f.attname for f in model._meta.concrete_fields if f.attname not in skip]
+
+
+def m2m_fields(model: type[Record]) -> list[str]:
+    return [f.name for f in model._meta.many_to_many]
+
+
+def snapshot(record: Record, m2m: dict[str, Iterable] | None = None) -> dict[str, object]:
+    values = {name: getattr(record, name) for name in tracked_fields(type(record))}
+    for name in m2m_fields(type(record)):
+        if m2m is not None and name in m2m:
+            values[name] = sorted(getattr(o, "pk", o) for o in m2m[name])
+        elif record.pk:
+            values[name] = sorted(getattr(record, name).values_list("pk", flat=True))
+        else:
+            values[name] = []
+    return values
+
+
+@transaction.atomic
+def save_record(
+    record: Record,
+    user: object,
+    m2m: dict[str, Iterable] | None = None,
+    expected_version: int | None = None,
+    reason: str = "",
+) -> SaveResult:
+    """Store a new record or a change: version +1, metadata, one history row.
+
+    An update with nothing changed stores nothing. An update from an editor that opened an
+    older version raises StaleRecord, and nothing is written.
+    """
+    model = type(record)
+    creating = record._state.adding
+    user = user if getattr(user, "is_authenticated", False) else None
+    now = timezone.now()
+    if creating:
+        record.version = 1
+        record.created_by, record.created_at = user, now
+    else:
+        current = model.objects.select_for_update().get(pk=record.pk)
+        if expected_version is not None and current.version != expected_version:
+            raise StaleRecord(current)
+        if snapshot(current) == snapshot(record, m2m):
+            return SaveResult(record, created=False, changed=False)
+        # The conditional update is what makes two concurrent Updates safe on any database.
+        bumped = model.objects.filter(pk=record.pk, version=current.version).update(
+            version=current.version + 1
+        )
+        if not bumped:
+            raise StaleRecord(model.objects.get(pk=record.pk))
+        record.version = current.version + 1
+        record.created_by_id, record.created_at = current.created_by_id, current.created_at
+    record.updated_by, record.updated_at = user, now
+    record.skip_history_when_saving = True
+    try:
+        with transaction.atomic():
+            record.save()
+    except IntegrityError as exc:
+        raise NameTaken(record.name) from exc
+    finally:
+        del record.skip_history_when_saving
+    for name, values in (m2m or {}).items():
+        getattr(record, name).set(values)
+    record._history_user = user
+    record._change_reason = reason or None
+    model.history_tracker.create_historical_record(record, "+" if creating else "~")
+    return SaveResult(record, created=creating, changed=True)
+
+
+def save_state(record: Record, **values: object) -> None:
+    """Store runtime state (tokens, last test) without a new version or history row."""
+    for name, value in values.items():
+        setattr(record, name, value)
+    type(record).objects.filter(pk=record.pk).update(**values)
+
+
+def copy_record(record: Record, name: str, user: object) -> Record:
+    """A copy under a new name: settings, secrets and memberships; never OAuth tokens."""
+    model = type(record)
+    m2m = {f: list(getattr(record, f).all()) for f in m2m_fields(model)}
+    copy = model.objects.get(pk=record.pk)
+    copy.pk = copy.id = None
+    copy._state.adding = True
+    copy.uuid = None
+    copy.uuid = model._meta.get_field("uuid").get_default()
+    copy.name = name
+    if isinstance(copy, EmailConnection):
+        copy.system_connection = False
+    for field in model.state_fields:
+        setattr(copy, field, model._meta.get_field(field).get_default())
+    copy.full_clean()
+    return save_record(copy, user, m2m=m2m, reason=f"Copied from {record.name}").record
+
+
+def record_users(record: Record) -> list[str]:
+    """What uses a record, named for an operator, e.g. ['Email Template "Invoices"']."""
+    uses: list[models.Model] = []
+    if isinstance(record, EmailConnection):
+        uses += list(record.templates.order_by("name"))
+    if isinstance(record, OAuthClient):
+        uses += list(record.connections.order_by("name"))
+    return [f'{type(u)._meta.verbose_name} "{u.name}"' for u in uses]
+
+
+@transaction.atomic
+def delete_record(record: Record, user: object) -> None:
+    users = record_users(record)
+    if users:
+        raise RecordInUse(users)
+    record._history_user = user if getattr(user, "is_authenticated", False) else None
+    record.delete()

@@ -1,0 +1,42 @@
+from django.urls import path
+from django.views.generic import RedirectView
+
+from connections import views
+
+app_name = "connections"
+
+
+def record_urls(kind: views.Kind) -> list:
+    name, slug = kind.name, kind.slug
+    return [
+        path(f"{slug}/", views.RecordListView.as_view(kind=kind), name=f"{name}-list"),
+        path(f"{slug}/new/", views.RecordCreateView.as_view(kind=kind), name=f"{name}-new"),
+        path(f"{slug}/<int:pk>/", views.RecordDetailView.as_view(kind=kind), name=f"{name}-detail"),
+        path(
+            f"{slug}/<int:pk>/versions/",
+            views.RecordVersionsView.as_view(kind=kind),
+            name=f"{name}-versions",
+        ),
+        path(
+            f"{slug}/<int:pk>/copy/",
+            views.action_view(views.record_copy, kind),
+            name=f"{name}-copy",
+        ),
+        path(
+            f"{slug}/<int:pk>/delete/",
+            views.action_view(views.record_delete, kind),
+            name=f"{name}-delete",
+        ),
+    ]
+
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="connections:emailconnection-list"), name="home"),
+    path(
+        "connections/<int:pk>/templates/",
+        views.ConnectionTemplatesView.as_view(kind=views.KINDS["emailconnection"]),
+        name="emailconnection-templates",
+    ),
+]
+for _kind in views.KINDS.values():
+    urlpatterns += record_urls(_kind)

@@ -1,0 +1,158 @@
+"""Versions of a record, built on simple-history: which fields changed, side by side.
+
+A history row holds a record's settings at one version, plus the many-to-many members
+snapshotted by `records.save_record`. Secrets are never in a row; their `*_changed_at`
+marker is, so a change shows as "changed" and never with a value.
+"""
+
+from dataclasses import dataclass, field
+
+from django.core.paginator import Page, Paginator
+from django.db import models
+
+from connections.models import Record
+from connections.records import tracked_fields
+
+SECRET_MARKER_SUFFIX = "_changed_at"
+SECRET_TEXT = "changed"
+
+
+@dataclass
+class Version:
+    number: int
+    date: object
+    user: object
+    kind: str
+    reason: str
+    history_id: int
+    values: dict[str, object]
+    changed: list[str] = field(default_factory=list)
+
+
+def _m2m_links(model: type[Record]) -> list[tuple[str, str, str]]:
+    """(field name, accessor on the history row, attname of the target on the link row)."""
+    links = []
+    for m2m in model._meta.many_to_many:
+        link_model = model.history_tracker.m2m_models[m2m]
+        accessor = link_model._meta.get_field("history").remote_field.get_accessor_name()
+        target = next(
+            f.attname
+            for f in link_model._meta.concrete_fields
+            if f.is_relation and f.related_model is m2m.related_model
+        )
+        links.append((m2m.name, accessor, target))
+    return links
+
+
+def labels(model: type[Record]) -> dict[str, str]:
+    """Field name (attname) -> the label an operator sees."""
+    names: dict[str, str] = {}
+    for f in model._meta.concrete_fields:
+        names[f.attname] = str(f.verbose_name)
+    for secret, label in model.secret_fields.items():
+        names[secret.removesuffix("_enc") + SECRET_MARKER_SUFFIX] = label
+    for f in model._meta.many_to_many:
+        names[f.name] = str(f.verbose_name)
+    return names
+
+
+def history_rows(record: Record) -> models.QuerySet:
+    model = type(record)
+    rows = record.history.select_related("history_user").order_by("-history_id")
+    return rows.prefetch_related(*(accessor for _, accessor, _ in _m2m_links(model)))
+
+
+def _values(model: type[Record], row: models.Model) -> dict[str, object]:
+    values = {name: getattr(row, name) for name in tracked_fields(model)}
+    for name, accessor, target in _m2m_links(model):
+        values[name] = sorted(getattr(link, target) for link in getattr(row, accessor).all())
+    return values
+
+
+def _version(model: type[Record], row: models.Model) -> Version:
+    return Version(
+        number=row.version,
+        date=row.history_date,
+        user=row.history_user,
+        kind=row.get_history_type_display(),
+        reason=row.history_change_reason or "",
+        history_id=row.history_id,
+        values=_values(model, row),
+    )
+
+
+def changed_fields(model: type[Record], older: dict | None, newer: dict) -> list[str]:
+    if older is None:
+        return []
+    names = labels(model)
+    return [names.get(k, k) for k in newer if older.get(k) != newer[k]]
+
+
+def versions_page(record: Record, page_number: object, per_page: int = 25) -> Page:
+    """One page of versions, newest first, each with the labels of the fields it changed.
+
+    A constant number of queries per page: the page's rows plus the one before the oldest.
+    """
+    model = type(record)
+    paginator = Paginator(history_rows(record), per_page)
+    page = paginator.get_page(page_number)
+    rows = list(page.object_list)
+    if rows:
+        before = history_rows(record).filter(history_id__lt=rows[-1].history_id).first()
+        chain = [*rows, before] if before else rows
+        versions = [_version(model, row) for row in chain]
+        for newer, older in zip(versions, [*versions[1:], None], strict=True):
+            newer.changed = changed_fields(model, older.values if older else None, newer.values)
+        page.object_list = versions[: len(rows)]
+    return page
+
+
+def get_version(record: Record, history_id: int) -> Version:
+    row = history_rows(record).get(history_id=history_id)
+    return _version(type(record), row)
+
+
+@dataclass
+class ComparedField:
+    label: str
+    left: object
+    right: object
+    changed: bool
+
+
+def display_value(model: type[Record], name: str, value: object) -> object:
+    if name.endswith(SECRET_MARKER_SUFFIX):
+        return "set" if value else "not set"
+    try:
+        f = model._meta.get_field(name.removesuffix("_id"))
+    except Exception:
+        return value
+    if f.many_to_many:
+        objs = f.related_model._default_manager.filter(pk__in=value or [])
+        return ", ".join(sorted(str(o) for o in objs)) or "—"
+    if f.is_relation:
+        return str(f.related_model._default_manager.filter(pk=value).first() or "—")
+    if f.choices:
+        return dict(f.flatchoices).get(value, value)
+    return value
+
+
+def compare(record: Record, left: Version, right: Version) -> list[ComparedField]:
+    """Fields side by side; a secret marker shows only whether it changed, never a value."""
+    model = type(record)
+    names = labels(model)
+    out = []
+    for name in left.values:
+        a, b = left.values[name], right.values.get(name)
+        if name.endswith(SECRET_MARKER_SUFFIX):
+            out.append(ComparedField(names[name], "", SECRET_TEXT if a != b else "", a != b))
+            continue
+        out.append(
+            ComparedField(
+                names.get(name, name),
+                display_value(model, name, a),
+                display_value(model, name, b),
+                a != b,
+            )
+        )
+    return out

@@ -1,0 +1,405 @@
+"""Pages. One set of views serves every record type; each type declares what differs (Kind)."""
+
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.generic import CreateView, ListView, TemplateView, UpdateView
+
+from connections import filters, records, versions
+from connections.forms import FORMS
+from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient, Record
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    attr: str
+    sort: str = ""
+
+
+@dataclass(frozen=True)
+class Tab:
+    label: str
+    url_name: str
+
+
+@dataclass(frozen=True)
+class Kind:
+    model: type[Record]
+    slug: str
+    filterset: type
+    columns: tuple[Column, ...]
+    search: tuple[str, ...]
+    related: tuple[str, ...] = ()
+    tabs: tuple[Tab, ...] = field(default_factory=tuple)
+
+    @property
+    def name(self) -> str:
+        return self.model._meta.model_name
+
+    @property
+    def label(self) -> str:
+        return str(self.model._meta.verbose_name)
+
+    @property
+    def label_plural(self) -> str:
+        return f"{self.label}s"
+
+    def url(self, action: str, *args: object) -> str:
+        return reverse(f"connections:{self.name}-{action}", args=args)
+
+    def perm(self, action: str) -> str:
+        return f"connections.{action}_{self.name}"
+
+
+NAME = Column("Name", "name", "name")
+DESCRIPTION = Column("Description", "description")
+VERSION = Column("Version", "version", "version")
+UPDATED = Column("Updated", "updated_at", "updated_at")
+SERVICES = Column("Business Services", "business_services")
+
+KINDS: dict[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        Kind(
+            EmailConnection,
+            "connections",
+            filters.EmailConnectionFilter,
+            (
+                NAME,
+                Column("Type", "get_connection_type_display", "connection_type"),
+                Column("Server", "server", "smtp_server"),
+                Column("Port", "port"),
+                Column("Email Address", "email_address", "email_address"),
+                Column("Authentication", "get_authentication_display", "authentication"),
+                Column("System", "system_connection", "system_connection"),
+                Column("Status", "get_status_display", "last_test_ok"),
+                SERVICES,
+                UPDATED,
+            ),
+            ("name", "description", "smtp_server", "imap_server", "email_address", "user_name"),
+            tabs=(Tab("Email Templates", "emailconnection-templates"),),
+        ),
+        Kind(
+            EmailTemplate,
+            "templates",
+            filters.EmailTemplateFilter,
+            (
+                NAME,
+                Column("Email Connection", "connection", "connection__name"),
+                Column("To", "to", "to"),
+                Column("Subject", "subject", "subject"),
+                SERVICES,
+                UPDATED,
+            ),
+            ("name", "description", "subject", "to", "cc", "bcc"),
+            related=("connection",),
+        ),
+        Kind(
+            OAuthClient,
+            "oauth-clients",
+            filters.OAuthClientFilter,
+            (
+                NAME,
+                Column("Provider", "get_provider_display", "provider"),
+                Column("Tenant ID", "tenant_id", "tenant_id"),
+                Column("Client ID", "client_id", "client_id"),
+                SERVICES,
+                UPDATED,
+            ),
+            ("name", "description", "client_id", "tenant_id"),
+        ),
+        Kind(
+            BusinessService,
+            "business-services",
+            filters.BusinessServiceFilter,
+            (NAME, DESCRIPTION, VERSION, UPDATED),
+            ("name", "description"),
+        ),
+    )
+}
+
+
+def kind_of(record: Record) -> Kind:
+    return KINDS[record._meta.model_name]
+
+
+def safe_back(request: HttpRequest, fallback: str) -> str:
+    back = request.GET.get("back") or request.POST.get("back") or ""
+    if back and url_has_allowed_host_and_scheme(back, {request.get_host()}):
+        return back
+    return fallback
+
+
+class RecordMixin(LoginRequiredMixin):
+    kind: Kind = None
+    action = "view"
+
+    def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        if not request.user.has_perm(self.kind.perm(self.required_action())):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def required_action(self) -> str:
+        return "change" if self.request.method == "POST" else self.action
+
+    def get_queryset(self) -> QuerySet:
+        return self.kind.model.objects.visible_to(self.request.user)
+
+    def get_context_data(self, **kwargs: object) -> dict:
+        user = self.request.user
+        return super().get_context_data(
+            kind=self.kind,
+            can_add=user.has_perm(self.kind.perm("add")),
+            can_change=user.has_perm(self.kind.perm("change")),
+            can_delete=user.has_perm(self.kind.perm("delete")),
+            **kwargs,
+        )
+
+
+class RecordFormMixin:
+    """New and existing record forms: the form class and the field-switching rules."""
+
+    def get_form_class(self) -> type:
+        return FORMS[self.kind.model]
+
+    def get_form_kwargs(self) -> dict:
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def get_context_data(self, **kwargs: object) -> dict:
+        rules = getattr(self.kind.model, "field_rules", None)
+        return super().get_context_data(field_rules=rules() if rules else None, **kwargs)
+
+
+class RecordListView(RecordMixin, ListView):
+    template_name = "connections/record_list.html"
+    paginate_by = 25
+
+    def get_paginate_by(self, queryset: QuerySet) -> int:
+        try:
+            return max(1, min(int(self.request.GET.get("per_page", self.paginate_by)), 200))
+        except ValueError:
+            return self.paginate_by
+
+    def sort_key(self) -> str:
+        wanted = self.request.GET.get("sort", "name")
+        allowed = {c.sort for c in self.kind.columns if c.sort}
+        return wanted if wanted.lstrip("-") in allowed else "name"
+
+    def get_queryset(self) -> QuerySet:
+        qs = super().get_queryset()
+        if self.kind.related:
+            qs = qs.select_related(*self.kind.related)
+        if hasattr(self.kind.model, "business_services"):
+            qs = qs.prefetch_related("business_services")
+        self.filterset = self.kind.filterset(self.request.GET, queryset=qs, user=self.request.user)
+        for f in self.filterset.form.fields.values():
+            f.widget.attrs["class"] = "form-select form-select-sm"
+        qs = self.filterset.qs
+        query = self.request.GET.get("q", "").strip()
+        if query:
+            terms = Q()
+            for name in self.kind.search:
+                terms |= Q(**{f"{name}__icontains": query})
+            qs = qs.filter(terms)
+        key = self.sort_key()
+        return qs.order_by(key, "pk" if not key.startswith("-") else "-pk")
+
+    def get_context_data(self, **kwargs: object) -> dict:
+        params = self.request.GET.copy()
+        params.pop("page", None)
+        sort_params = params.copy()
+        sort_params.pop("sort", None)
+        return super().get_context_data(
+            filterset=self.filterset,
+            sort=self.sort_key(),
+            query=self.request.GET.get("q", ""),
+            querystring=params.urlencode(),
+            sort_querystring=sort_params.urlencode(),
+            **kwargs,
+        )
+
+
+class RecordCreateView(RecordFormMixin, RecordMixin, CreateView):
+    template_name = "connections/record_form.html"
+    action = "add"
+
+    def required_action(self) -> str:
+        return "add"
+
+    def form_valid(self, form: object) -> HttpResponse:
+        try:
+            result = records.save_record(
+                form.save(commit=False), self.request.user, m2m=form.m2m_data()
+            )
+        except records.NameTaken:
+            form.add_error("name", "Name must be unique.")
+            return self.form_invalid(form)
+        record = result.record
+        messages.success(self.request, f'{self.kind.label} "{record}" saved.')
+        if "_save_new" in self.request.POST:
+            return redirect(self.kind.url("new"))
+        if "_save_view" in self.request.POST:
+            return redirect(record.get_absolute_url())
+        return redirect(self.kind.url("list"))
+
+    def get_context_data(self, **kwargs: object) -> dict:
+        return super().get_context_data(
+            back=safe_back(self.request, self.kind.url("list")), **kwargs
+        )
+
+
+class RecordPageMixin(RecordMixin):
+    """An existing record's pages: header, buttons and tabs."""
+
+    def get_record(self) -> Record:
+        if not hasattr(self, "_record"):
+            self._record = get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+        return self._record
+
+    def get_context_data(self, **kwargs: object) -> dict:
+        record = self.get_record()
+        back = safe_back(self.request, self.kind.url("list"))
+        return super().get_context_data(
+            record=record,
+            back=back,
+            tabs=[
+                Tab("Details", f"{self.kind.name}-detail"),
+                *self.kind.tabs,
+                Tab("Versions", f"{self.kind.name}-versions"),
+            ],
+            **kwargs,
+        )
+
+
+class RecordDetailView(RecordFormMixin, RecordPageMixin, UpdateView):
+    template_name = "connections/record_form.html"
+
+    def get_object(self, queryset: QuerySet | None = None) -> Record:
+        return self.get_record()
+
+    def get_form(self, form_class: type | None = None) -> object:
+        form = super().get_form(form_class)
+        if not self.request.user.has_perm(self.kind.perm("change")):
+            form.disable_all()
+        return form
+
+    def form_valid(self, form: object) -> HttpResponse:
+        record = form.save(commit=False)
+        try:
+            result = records.save_record(
+                record,
+                self.request.user,
+                m2m=form.m2m_data(),
+                expected_version=form.cleaned_data.get("expected_version"),
+            )
+        except records.StaleRecord as stale:
+            versions_url = self.kind.url("versions", record.pk)
+            form.add_error(
+                None,
+                f'{self.kind.label} "{stale.current}" was changed by '
+                f"{stale.current.updated_by or 'someone else'} since you opened it (now version "
+                f"{stale.current.version}). Your changes were not saved: reopen the record "
+                f"and apply them again. Compare the versions: {versions_url}",
+            )
+            self.stale = stale.current
+            return self.form_invalid(form)
+        except records.NameTaken:
+            form.add_error("name", "Name must be unique.")
+            return self.form_invalid(form)
+        if result.changed:
+            messages.success(self.request, f'{self.kind.label} "{record}" updated.')
+        else:
+            messages.info(self.request, f'No changes: {self.kind.label} "{record}" not updated.')
+        return redirect(self.detail_url(record))
+
+    def detail_url(self, record: Record) -> str:
+        back = self.request.GET.get("back")
+        url = record.get_absolute_url()
+        return f"{url}?back={back}" if back else url
+
+    def get_context_data(self, **kwargs: object) -> dict:
+        return super().get_context_data(stale=getattr(self, "stale", None), **kwargs)
+
+
+class RecordVersionsView(RecordPageMixin, TemplateView):
+    template_name = "connections/record_versions.html"
+
+    def get_context_data(self, **kwargs: object) -> dict:
+        page = versions.versions_page(self.get_record(), self.request.GET.get("page"))
+        return super().get_context_data(page_obj=page, versions=page.object_list, **kwargs)
+
+
+class ConnectionTemplatesView(RecordPageMixin, TemplateView):
+    template_name = "connections/connection_templates.html"
+
+    def get_context_data(self, **kwargs: object) -> dict:
+        templates = (
+            EmailTemplate.objects.visible_to(self.request.user)
+            .filter(connection=self.get_record())
+            .order_by("name")
+        )
+        return super().get_context_data(templates=templates, **kwargs)
+
+
+def _record_for_action(request: HttpRequest, kind: Kind, pk: int, action: str) -> Record:
+    if not request.user.has_perm(kind.perm(action)):
+        raise PermissionDenied
+    return get_object_or_404(kind.model.objects.visible_to(request.user), pk=pk)
+
+
+def record_copy(request: HttpRequest, kind: Kind, pk: int) -> HttpResponse:
+    record = _record_for_action(request, kind, pk, "add")
+    name = request.POST.get("name", "").strip()
+    try:
+        if not name:
+            raise ValidationError({"name": "Give the copy a name."})
+        copy = records.copy_record(record, name, request.user)
+    except ValidationError as exc:
+        problems = "; ".join(m for ms in exc.message_dict.values() for m in ms)
+        messages.error(request, f'Copy of "{record}" not made: {problems}')
+        return redirect(record.get_absolute_url())
+    except records.NameTaken:
+        messages.error(request, f'Copy of "{record}" not made: Name must be unique.')
+        return redirect(record.get_absolute_url())
+    messages.success(request, f'{kind.label} "{record}" copied to "{copy}".')
+    if isinstance(copy, EmailConnection) and copy.authentication == EmailConnection.Auth.OAUTH2:
+        messages.info(request, "The copy is not authorized: OAuth tokens are never copied.")
+    return redirect(copy.get_absolute_url())
+
+
+def record_delete(request: HttpRequest, kind: Kind, pk: int) -> HttpResponse:
+    record = _record_for_action(request, kind, pk, "delete")
+    try:
+        records.delete_record(record, request.user)
+    except records.RecordInUse as in_use:
+        messages.error(
+            request,
+            f'{kind.label} "{record}" not deleted: it is used by {", ".join(in_use.users)}.',
+        )
+        return redirect(record.get_absolute_url())
+    messages.success(request, f'{kind.label} "{record}" deleted.')
+    return redirect(kind.url("list"))
+
+
+def action_view(func: object, kind: Kind) -> object:
+    """A POST-only, login-required action bound to one record type."""
+
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect(f"{reverse('login')}?next={request.path}")
+        if request.method != "POST":
+            return HttpResponseRedirect(kind.url("detail", pk))
+        return func(request, kind, pk)
+
+    view.__name__ = func.__name__
+    return view
