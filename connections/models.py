@@ -157,6 +157,9 @@ class BusinessService(Record):
 
     class Meta(Record.Meta):
         verbose_name = "Business Service"
+        permissions = [
+            ("restore_businessservice", "Can restore versions of business service"),
+        ]
 
 
 class GroupedRecord(Record):
@@ -206,6 +209,9 @@ class OAuthClient(GroupedRecord):
 
     class Meta(Record.Meta):
         verbose_name = "OAuth Client"
+        permissions = [
+            ("restore_oauthclient", "Can restore versions of oauth client"),
+        ]
 
     def clean(self) -> None:
         super().clean()
@@ -345,6 +351,10 @@ class EmailConnection(GroupedRecord):
 
     class Meta(Record.Meta):
         verbose_name = "Email Connection"
+        permissions = [
+            ("test_emailconnection", "Can test email connection"),
+            ("restore_emailconnection", "Can restore versions of email connection"),
+        ]
         constraints = [
             *Record.Meta.constraints,
             models.UniqueConstraint(
@@ -451,6 +461,9 @@ class EmailTemplate(GroupedRecord):
 
     class Meta(Record.Meta):
         verbose_name = "Email Template"
+        permissions = [
+            ("restore_emailtemplate", "Can restore versions of email template"),
+        ]
 
     ADDRESS_FIELDS = ("reply_to", "to", "cc", "bcc")
 

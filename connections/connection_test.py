@@ -1,0 +1,147 @@
+"""Test a connection: the one entry point the Test button and the API both call.
+
+The stored password is bound to the endpoint it was stored for: a test whose server, port
+or user differs from the stored record must bring its own password, so a test can never
+be used to send a stored secret to another host.
+"""
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from connections.mail import probe
+from connections.mail.report import Report
+from connections.models import EmailConnection
+from connections.records import save_state
+
+log = logging.getLogger(__name__)
+
+
+class PasswordRequired(Exception):
+    """The test changes where the stored password would go; it must be typed again."""
+
+    def __init__(self, changed: list[str]) -> None:
+        super().__init__(
+            f"{', '.join(changed)} changed: type the password again to test with it "
+            "(the stored password is only sent to the server, port and user it was stored for)."
+        )
+        self.changed = changed
+
+
+class RateLimited(Exception):
+    def __init__(self, wait: int) -> None:
+        super().__init__(f"Too many tests: wait {wait} s before testing again.")
+        self.wait = wait
+
+
+def endpoint(connection: EmailConnection) -> dict[str, object]:
+    return {
+        "server": (connection.server or "").strip().lower(),
+        "port": connection.port,
+        "user": connection.user_name,
+    }
+
+
+def check_rate(user: object) -> None:
+    """A fixed window per user (settings.MAIL_TEST_RATE, e.g. "20/minute")."""
+    count, _, unit = settings.MAIL_TEST_RATE.partition("/")
+    window = {"second": 1, "minute": 60, "hour": 3600}.get(unit.strip() or "minute", 60)
+    bucket = int(time.time() // window)
+    key = f"connection-test:{getattr(user, 'pk', 'anon')}:{bucket}"
+    cache.add(key, 0, window)
+    if cache.incr(key) > int(count):
+        raise RateLimited(window - int(time.time()) % window)
+
+
+def params_for(
+    connection: EmailConnection,
+    stored: EmailConnection | None,
+    password: str = "",
+    recipient: str = "",
+) -> probe.ProbeParams:
+    auth = connection.authentication
+    access_token = ""
+    use_stored = auth == EmailConnection.Auth.PASSWORD and not password
+    if use_stored and stored is not None and stored.has_secret("password"):
+        mine, theirs = endpoint(connection), endpoint(stored)
+        changed = [k for k in mine if mine[k] != theirs[k]]
+        if changed:
+            labels = {"server": "Server", "port": "Port", "user": "User Name"}
+            raise PasswordRequired([labels[k] for k in changed])
+        password = stored.get_secret("password")
+    if auth == EmailConnection.Auth.OAUTH2 and stored is not None and stored.oauth_authorized:
+        access_token = stored.get_secret("oauth_access_token")
+    return probe.ProbeParams(
+        protocol="smtp" if connection.is_outgoing else "imap",
+        host=(connection.server or "").strip(),
+        port=int(connection.port),
+        ssl=connection.enable_ssl,
+        starttls=connection.enable_starttls,
+        auth=auth,
+        username=connection.user_name,
+        password=password,
+        access_token=access_token,
+        email_address=connection.email_address,
+        trash_folder="" if connection.is_outgoing else connection.trash_folder,
+        recipient=recipient if connection.is_outgoing else "",
+        timeout=settings.MAIL_TEST_TIMEOUT,
+        total_timeout=settings.MAIL_TEST_TOTAL_TIMEOUT,
+        ca_file=settings.MAIL_TEST_CA_BUNDLE,
+    )
+
+
+def run_test(
+    connection: EmailConnection,
+    user: object,
+    stored: EmailConnection | None = None,
+    password: str = "",
+    recipient: str = "",
+) -> Report:
+    """Probe `connection` (stored or unsaved values); `stored` is the record it came from.
+
+    The result is kept on the stored record when the tested settings are its own.
+    """
+    check_rate(user)
+    params = params_for(connection, stored, password, recipient)
+    report = probe.run(params)
+    log.info(
+        "connection test by %s: %s %s:%s ok=%s failed_stage=%s sent=%s",
+        getattr(user, "username", "?"),
+        params.protocol,
+        params.host,
+        params.port,
+        report.ok,
+        report.failed_stage.name if report.failed_stage else "",
+        report.sent,
+    )
+    typed_other = password and stored is not None and password != stored.get_secret("password")
+    if stored is not None and stored.pk and same_settings(connection, stored) and not typed_other:
+        failed = report.failed_stage
+        summary = "All stages passed." if report.ok else f"{failed.name}: {failed.hint}"
+        save_state(
+            stored, last_test_at=timezone.now(), last_test_ok=report.ok, last_test_summary=summary
+        )
+    return report
+
+
+SETTINGS = (
+    "connection_type",
+    "smtp_server",
+    "smtp_port",
+    "imap_server",
+    "imap_port",
+    "enable_ssl",
+    "enable_starttls",
+    "email_address",
+    "authentication",
+    "user_name",
+    "oauth_client_id",
+    "trash_folder",
+)
+
+
+def same_settings(connection: EmailConnection, stored: EmailConnection) -> bool:
+    return all(getattr(connection, f) == getattr(stored, f) for f in SETTINGS)
