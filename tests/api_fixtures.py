@@ -1,0 +1,1 @@
+"""Fixtures for the API tests (owned by the API work)."""

@@ -1,0 +1,1 @@
+"""Browser fixtures (Playwright + Debian chromium)."""
