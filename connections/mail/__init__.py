@@ -1,0 +1,1 @@
+"""Talking to mail servers: the connection probe behind the Test button (see probe.py)."""

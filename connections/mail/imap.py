@@ -1,0 +1,233 @@
+"""IMAP stages of the probe: greeting, TLS, CAPABILITY, login, LIST, the Trash Folder."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import imaplib
+import re
+import socket
+import ssl
+from typing import TYPE_CHECKING, Any
+
+from connections.mail import tls, xoauth2
+from connections.mail.report import Failed, Recorder, is_timeout
+
+if TYPE_CHECKING:
+    from connections.mail.probe import ProbeParams
+
+STARTTLS_PORTS = "143"
+LIST_LINE = re.compile(rb'\((?P<flags>[^)]*)\) (?P<delimiter>"(?:[^"\\]|\\.)*"|NIL) (?P<name>.*)')
+
+
+def plan(params: ProbeParams) -> list[str]:
+    stages = ["tls"] if params.ssl else []
+    stages.append("greeting")
+    if params.starttls:
+        stages.append("tls")
+    return [*stages, "capability", "auth", "list", "trash_folder"]
+
+
+class Client(imaplib.IMAP4):
+    """imaplib on a socket the probe connected itself, so every step is timed on its own."""
+
+    def __init__(self, sock: socket.socket, host: str) -> None:
+        self._connected = sock
+        super().__init__(host, sock.getpeername()[1])  # reads the greeting, asks CAPABILITY
+
+    def open(self, host: str = "", port: int = 0, timeout: float | None = None) -> None:
+        # imaplib documents open() as the hook for bringing one's own transport
+        self.host, self.port = host, port
+        self.sock = self._connected
+        self.file = self.sock.makefile("rb")
+
+    def tls_active(self) -> bool:
+        return isinstance(self.sock, ssl.SSLSocket)
+
+
+def probe(rec: Recorder, params: ProbeParams, sock: socket.socket) -> None:
+    live: dict[str, Any] = {"sock": sock, "client": None}
+    rec.arm(lambda: live["client"].sock if live["client"] else live["sock"])
+    rec.explain = lambda name, exc: _explain(name, exc, params)
+    context = tls.context(params.ca_file)
+    if params.ssl:
+        with rec.stage("tls") as stage:
+            sock = live["sock"] = context.wrap_socket(sock, server_hostname=params.host)
+            stage.detail.update(tls.details(sock))
+            stage.reply = f"{stage.detail['version']}, {stage.detail['subject']}"
+    with rec.stage("greeting") as stage:
+        client = live["client"] = Client(sock, params.host)
+        stage.reply = _text(client.welcome)
+        stage.detail["capabilities"] = list(client.capabilities)
+    try:
+        if params.starttls:
+            starttls(rec, client, context, params)
+        capability(rec, client)
+        authenticate(rec, client, params)
+        names = folders(rec, client)
+        trash_folder(rec, params, names)
+    finally:
+        _close(client, rec)
+
+
+def _close(client: Client, rec: Recorder) -> None:
+    # a polite LOGOUT, but after a timeout the server gets one short second, not a stage's worth
+    with contextlib.suppress(imaplib.IMAP4.error, OSError):
+        client.sock.settimeout(min(1.0, rec.budget()))
+        client.logout()
+    with contextlib.suppress(OSError):
+        client.shutdown()
+
+
+def starttls(rec: Recorder, client: Client, context: ssl.SSLContext, params: ProbeParams) -> None:
+    with rec.stage("tls") as stage:
+        if "STARTTLS" not in client.capabilities:
+            raise Failed(
+                "STARTTLS is not in the CAPABILITY reply",
+                f"The server does not offer STARTTLS on port {params.port}: turn off Enable "
+                "STARTTLS, or use port 993 with Enable SSL.",
+            )
+        typ, data = client.starttls(context)
+        stage.reply = f"{typ} {_text(data[-1])}"
+        assert isinstance(client.sock, ssl.SSLSocket)
+        stage.detail.update(tls.details(client.sock))
+
+
+def capability(rec: Recorder, client: Client) -> None:
+    with rec.stage("capability") as stage:
+        _, data = client.capability()
+        stage.reply = f"CAPABILITY {_text(data[-1])}"
+        client.capabilities = tuple(_text(data[-1]).upper().split())
+        stage.detail.update(
+            capabilities=list(client.capabilities),
+            auth_mechanisms=[c[5:] for c in client.capabilities if c.startswith("AUTH=")],
+            starttls="STARTTLS" in client.capabilities,
+            tls=client.tls_active(),
+        )
+
+
+def authenticate(rec: Recorder, client: Client, params: ProbeParams) -> None:
+    with rec.stage("auth") as stage:
+        if params.auth not in ("password", "oauth2"):
+            raise Failed("", "Reading a mailbox needs a login: choose Password or OAuth 2.0.")
+        if params.auth == "oauth2":
+            stage.detail["mechanism"] = "XOAUTH2"
+            if "AUTH=XOAUTH2" not in client.capabilities:
+                raise Failed("AUTH=XOAUTH2 is not in the CAPABILITY reply", _no_auth_hint(client))
+            exchange = xoauth2.Exchange(params.username, params.access_token)
+            try:
+                typ, data = client.authenticate("XOAUTH2", exchange.as_bytes())
+            except imaplib.IMAP4.error as exc:
+                stage.detail["error"] = exchange.error
+                raise Failed(f"NO {_text(exc.args[0])}", _refused_hint(params)) from exc
+        else:
+            stage.detail["mechanism"] = "LOGIN"
+            if "LOGINDISABLED" in client.capabilities:
+                raise Failed("LOGINDISABLED is in the CAPABILITY reply", _no_auth_hint(client))
+            try:
+                # imaplib quotes the password but sends the user name as it is
+                typ, data = client.login(_quoted(params.username), params.password)
+            except imaplib.IMAP4.error as exc:
+                raise Failed(f"NO {_text(exc.args[0])}", _refused_hint(params)) from exc
+        stage.reply = f"{typ} {_text(data[-1])}"
+
+
+def _no_auth_hint(client: Client) -> str:
+    if not client.tls_active() and "STARTTLS" in client.capabilities:
+        return "The server wants STARTTLS before login: turn on Enable STARTTLS."
+    mechanisms = [c[5:] for c in client.capabilities if c.startswith("AUTH=")]
+    return f"The server does not offer this login method; it offers {', '.join(mechanisms)}."
+
+
+def _refused_hint(params: ProbeParams) -> str:
+    if params.auth == "oauth2":
+        return "Authentication rejected: the access token was refused: Reauthorize the connection."
+    return "Authentication rejected: check User Name and Password."
+
+
+def folders(rec: Recorder, client: Client) -> dict[str, list[str]]:
+    """Every folder name, decoded, with its flags (\\Trash marks the special-use trash)."""
+    with rec.stage("list") as stage:
+        typ, data = client.list()
+        if typ != "OK":
+            raise Failed(f"{typ} {_text(data[-1])}", "The server refused to list the folders.")
+        names = dict(_parse_list(item) for item in data if item)
+        stage.reply = f"{typ}: {len(names)} folders"
+        stage.detail.update(count=len(names), folders=sorted(names))
+        return names
+
+
+def _parse_list(item: bytes | tuple[bytes, bytes]) -> tuple[str, list[str]]:
+    # a name with odd characters comes as a literal: (b'(flags) "/" {11}', b'Odd "name"')
+    head, literal = item if isinstance(item, tuple) else (item, None)
+    match = LIST_LINE.match(head)
+    if match is None:
+        return _text(head), []
+    name = literal if literal is not None else match["name"]
+    if name.startswith(b'"') and name.endswith(b'"'):
+        name = re.sub(rb"\\(.)", rb"\1", name[1:-1])
+    return decode_utf7(name.decode(errors="replace")), _text(match["flags"]).split()
+
+
+def decode_utf7(name: str) -> str:
+    """IMAP folder names are modified UTF-7 (RFC 3501, 5.1.3): "Gel&APY-schte" is "Gelöschte"."""
+
+    def chunk(match: re.Match[str]) -> str:
+        encoded = match[1]
+        if not encoded:
+            return "&"
+        padded = encoded.replace(",", "/") + "=" * (-len(encoded) % 4)
+        return base64.b64decode(padded).decode("utf-16-be")
+
+    return re.sub(r"&([A-Za-z0-9+,]*)-", chunk, name)
+
+
+def trash_folder(rec: Recorder, params: ProbeParams, names: dict[str, list[str]]) -> None:
+    wanted = params.trash_folder
+    if not wanted:
+        rec.skip("trash_folder", "Not applicable: no Trash Folder is set.")
+        return
+    with rec.stage("trash_folder") as stage:
+        stage.detail["folder"] = wanted
+        if wanted in names:
+            stage.detail["flags"] = names[wanted]
+            stage.reply = f"{wanted} exists"
+            return
+        hint = f"Folder '{wanted}' does not exist; existing folders: {', '.join(sorted(names))}."
+        marked = [name for name, flags in names.items() if "\\Trash" in flags]
+        if marked:
+            hint += f" The server marks '{marked[0]}' as its trash folder."
+        raise Failed(f"{wanted} is not in the LIST reply", hint)
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _text(value: bytes | str | None) -> str:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value or ""
+
+
+def _explain(name: str, exc: BaseException, params: ProbeParams) -> str:
+    """Hints for the failures that arrive as exceptions rather than as replies."""
+    wait = f"{params.timeout:g} s"
+    if name == "tls":
+        if is_timeout(exc):
+            return f"No TLS handshake within {wait}: check the port and Enable SSL."
+        return tls.hint(exc, implicit=params.ssl, plain_ports=STARTTLS_PORTS)
+    if name == "greeting" and is_timeout(exc):
+        if params.port == 993 and not params.ssl:
+            return "Port 993 expects Enable SSL (implicit TLS)."
+        return (
+            f"The server accepted the connection but sent no greeting within {wait}: if it "
+            "expects implicit TLS turn on Enable SSL, otherwise check the port."
+        )
+    if is_timeout(exc):
+        return f"The server did not answer within {wait}."
+    if isinstance(exc, imaplib.IMAP4.abort | ConnectionError):
+        return "The server closed the connection: see its last reply, or its logs."
+    if name == "greeting":
+        return "The server did not greet as an IMAP server: check the port."
+    return ""

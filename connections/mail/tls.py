@@ -1,0 +1,69 @@
+"""TLS for the probes: one verifying context, what a handshake established, what went wrong."""
+
+from __future__ import annotations
+
+import ssl
+from datetime import UTC, datetime
+from typing import Any
+
+SHORT_NAMES = {
+    "commonName": "CN",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "countryName": "C",
+    "stateOrProvinceName": "ST",
+    "localityName": "L",
+}
+
+
+def context(ca_file: str = "") -> ssl.SSLContext:
+    """Verify against the system store plus ca_file (a private CA), host name included."""
+    ctx = ssl.create_default_context()
+    if ca_file:
+        ctx.load_verify_locations(cafile=ca_file)
+    return ctx
+
+
+def details(sock: ssl.SSLSocket) -> dict[str, Any]:
+    cert = sock.getpeercert() or {}
+    cipher = sock.cipher()
+    not_after = cert.get("notAfter")
+    expires = (
+        datetime.fromtimestamp(ssl.cert_time_to_seconds(not_after), UTC) if not_after else None
+    )
+    return {
+        "version": sock.version(),
+        "cipher": cipher[0] if cipher else "",
+        "subject": _name(cert.get("subject", ())),
+        "issuer": _name(cert.get("issuer", ())),
+        "subject_alt_names": [value for _, value in cert.get("subjectAltName", ())],
+        "not_after": expires.isoformat() if expires else "",
+        "days_left": (expires - datetime.now(UTC)).days if expires else None,
+        # the context refuses unverified certificates, so a finished handshake is verified
+        "verified": True,
+    }
+
+
+def _name(rdns: Any) -> str:
+    return ", ".join(f"{SHORT_NAMES.get(k, k)}={v}" for rdn in rdns for k, v in rdn)
+
+
+def hint(exc: BaseException, implicit: bool, plain_ports: str) -> str:
+    """The operator's next step after a failed handshake; plain_ports names the STARTTLS ports."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = exc.verify_message or str(exc)
+        return (
+            f"Certificate not trusted: {reason}. Add the CA to the trust store "
+            "(MAIL_TEST_CA_BUNDLE) or check the server name."
+        )
+    broken = isinstance(exc, ssl.SSLError | ConnectionError)
+    if implicit and broken:
+        # a plain-text server answers our ClientHello with its banner or an error line
+        verb = "expect" if "/" in plain_ports else "expects"
+        return (
+            f"The server did not answer TLS: port {plain_ports} {verb} STARTTLS, not SSL; "
+            "turn off Enable SSL."
+        )
+    if broken:
+        return f"The TLS handshake after STARTTLS failed ({exc}): check the server's TLS setup."
+    return ""
