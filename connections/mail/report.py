@@ -162,9 +162,12 @@ class Recorder:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[Stage]:
-        if self.expired():
-            raise Stop
         stage = Stage(name)
+        if self.expired():
+            # recorded as failed, so that a report that is not ok always names a failed stage
+            stage.status, stage.hint = "failed", self._timeout_hint()
+            self._keep(stage)
+            raise Stop
         sock = self.sock()
         if sock is not None:
             sock.settimeout(self.budget())
@@ -191,11 +194,8 @@ class Recorder:
 
     def skip_rest(self) -> None:
         self.stopped = True
-        # say why once: on the failed stage if there is one, else on the first skipped
-        timed_out = self.expired() and self.report.failed_stage is None
-        for n, name in enumerate(self.plan[len(self.report.stages) :]):
-            reason = self._timeout_hint() if timed_out and n == 0 else ""
-            self._keep(Stage(name, "skipped", hint=reason or "Not run: an earlier stage failed."))
+        for name in self.plan[len(self.report.stages) :]:
+            self._keep(Stage(name, "skipped", hint="Not run: an earlier stage failed."))
 
     def finish(self) -> Report:
         if self._watchdog is not None:
