@@ -148,18 +148,42 @@ MAIL_TEST_CA_BUNDLE = env("MAIL_TEST_CA_BUNDLE")
 MAIL_TEST_RATE = env("MAIL_TEST_RATE", "20/minute")
 
 REST_FRAMEWORK = {
+    # Bearer tokens of our own OAuth server; client-credentials tokens act as the app's owner.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "oauth2_provider.contrib.rest_framework.OAuth2Authentication",
+        "connections.api.authentication.BearerTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["connections.api.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "connections.api.exceptions.handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Email Connections API",
+    "DESCRIPTION": "Email Connections, Email Templates, OAuth Clients and Business Services, "
+    "and the SMTP connections API of the automation manager (paths under /cam/). Every call "
+    "needs `Authorization: Bearer <token>` from /o/token/ with the scope it names: read, "
+    "write or test. Errors are JSON: {message, errors: {field: [problems]}}.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "connections.api.schema.add_errors",
+    ],
+    "OAUTH2_FLOWS": ["clientCredentials", "authorizationCode"],
+    "OAUTH2_AUTHORIZATION_URL": "/o/authorize/",
+    "OAUTH2_TOKEN_URL": "/o/token/",
+    "OAUTH2_REFRESH_URL": "/o/token/",
+    # The docs page loads Swagger UI from this app (drf-spectacular-sidecar), not a CDN.
+    "SWAGGER_UI_DIST": "/api/docs/assets/swagger-ui-dist",
+    "SWAGGER_UI_FAVICON_HREF": "/api/docs/assets/swagger-ui-dist/favicon-32x32.png",
+    "REDOC_DIST": "/api/docs/assets/redoc",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "SWAGGER_UI_OAUTH2_CONFIG": {"usePkceWithAuthorizationCodeGrant": True},
 }
 OAUTH2_PROVIDER = {
     "SCOPES": {

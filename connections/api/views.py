@@ -1,0 +1,230 @@
+"""The REST API under /api/v1/: one viewset for every record type, each declaring what
+differs (model, serializers, filters, search), like the pages' `Kind`.
+
+Views fetch (querysets are `visible_to` the token's user, so another team's record is a
+404), validate the JSON shape, call one function (`writes.save`, `records.delete_record`,
+`versions.versions_page`, `writes.test`) and respond. Errors are turned into JSON by
+`exceptions.handler`.
+"""
+
+from typing import Any
+
+from django.core.paginator import Page
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import filters as drf_filters
+from rest_framework import mixins, pagination, permissions, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from connections import records, versions
+from connections.api import filters, writes
+from connections.api.permissions import (
+    READ,
+    TEST,
+    WRITE_ADD,
+    WRITE_CHANGE,
+    WRITE_DELETE,
+    Access,
+    ScopeAndModelPermission,
+    access_for,
+)
+from connections.api.serializers import (
+    BusinessServiceSerializer,
+    ConnectionTestSerializer,
+    EmailConnectionSerializer,
+    EmailTemplateSerializer,
+    OAuthClientSerializer,
+    OAuthClientUpdateSerializer,
+    ReportSerializer,
+    VersionPageSerializer,
+)
+from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient, Record
+from connections.views import KINDS
+
+
+class Pagination(pagination.PageNumberPagination):
+    page_size = 50
+
+
+class SearchFilter(drf_filters.SearchFilter):
+    def get_search_terms(self, request: Request) -> list[str]:
+        # A NUL can never match, and PostgreSQL refuses it inside a query.
+        return [term.replace("\x00", "") for term in super().get_search_terms(request)]
+
+
+class RecordViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    model: type[Record]
+    update_serializer_class: type[BaseSerializer] | None = None
+    related: tuple[str, ...] = ()
+    permission_classes = [permissions.IsAuthenticated, ScopeAndModelPermission]
+    filter_backends = [DjangoFilterBackend, SearchFilter]
+    pagination_class = Pagination
+    # PUT would replace a record wholesale, secrets included: changes are PATCHes.
+    http_method_names = ["get", "post", "patch", "delete", "head"]
+    access_by_action = {
+        "list": READ,
+        "retrieve": READ,
+        "versions": READ,
+        "create": WRITE_ADD,
+        "partial_update": WRITE_CHANGE,
+        "destroy": WRITE_DELETE,
+        "test": TEST,
+    }
+
+    def access(self, request: Request) -> Access | None:
+        wanted = self.access_by_action.get(self.action)
+        return access_for(self.model, wanted) if wanted else None
+
+    def get_queryset(self) -> QuerySet:
+        queryset = self.model.objects.visible_to(self.request.user).select_related(
+            "created_by", "updated_by", *self.related
+        )
+        if self.model._meta.many_to_many:
+            queryset = queryset.prefetch_related(*(f.name for f in self.model._meta.many_to_many))
+        return queryset.order_by("name", "pk")
+
+    def get_object(self) -> Record:
+        # Ids are 64-bit: a longer number names nothing (and would overflow the query).
+        pk = self.kwargs["pk"]
+        if not (pk.isascii() and pk.isdigit() and int(pk) < 2**63):
+            raise NotFound(f"No {self.model._meta.verbose_name} with id {pk!r}.")
+        return super().get_object()
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        if self.action == "partial_update" and self.update_serializer_class:
+            return self.update_serializer_class
+        return self.serializer_class
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.instance = writes.save(self.model(), serializer.changes(), self.request.user)
+
+    def perform_update(self, serializer: Any) -> None:
+        changes = serializer.changes()
+        serializer.instance = writes.save(serializer.instance, changes, self.request.user)
+
+    def perform_destroy(self, instance: Record) -> None:
+        records.delete_record(instance, self.request.user)
+
+    @extend_schema(
+        summary="Versions of the record, newest first",
+        parameters=[OpenApiParameter("page", int, description="Page number (25 a page).")],
+        responses=VersionPageSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def versions(self, request: Request, pk: str | None = None) -> Response:
+        page = versions.versions_page(self.get_object(), request.query_params.get("page"))
+        return Response(VersionPageSerializer(version_page(page, request)).data)
+
+
+def version_page(page: Page, request: Request) -> dict[str, Any]:
+    def link(number: int | None) -> str | None:
+        if number is None:
+            return None
+        return request.build_absolute_uri(f"{request.path}?page={number}")
+
+    return {
+        "count": page.paginator.count,
+        "page": page.number,
+        "pages": page.paginator.num_pages,
+        "next": link(page.next_page_number() if page.has_next() else None),
+        "previous": link(page.previous_page_number() if page.has_previous() else None),
+        "results": [
+            {
+                "number": v.number,
+                "date": v.date,
+                "user": getattr(v.user, "username", None),
+                "kind": v.kind,
+                "reason": v.reason,
+                "changed": v.changed,
+            }
+            for v in page.object_list
+        ],
+    }
+
+
+def kind_search(model: type[Record]) -> tuple[str, ...]:
+    return KINDS[model._meta.model_name].search
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List Email Connections"),
+    create=extend_schema(summary="Create an Email Connection"),
+    retrieve=extend_schema(summary="Get an Email Connection"),
+    partial_update=extend_schema(summary="Change an Email Connection"),
+    destroy=extend_schema(summary="Delete an Email Connection (409 while in use)"),
+)
+class EmailConnectionViewSet(RecordViewSet):
+    model = EmailConnection
+    serializer_class = EmailConnectionSerializer
+    filterset_class = filters.EmailConnectionFilter
+    search_fields = kind_search(EmailConnection)
+    related = ("oauth_client",)
+
+    @extend_schema(
+        summary="Test the connection (stored settings, optionally overridden; not saved)",
+        request=ConnectionTestSerializer,
+        responses=ReportSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk: str | None = None) -> Response:
+        stored = self.get_object()
+        body = ConnectionTestSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        recipient = body.validated_data.get("recipient", "")
+        report = writes.test(stored, body.changes(), request.user, recipient=recipient)
+        return Response(report.to_dict())
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List Email Templates"),
+    create=extend_schema(summary="Create an Email Template"),
+    retrieve=extend_schema(summary="Get an Email Template"),
+    partial_update=extend_schema(summary="Change an Email Template"),
+    destroy=extend_schema(summary="Delete an Email Template"),
+)
+class EmailTemplateViewSet(RecordViewSet):
+    model = EmailTemplate
+    serializer_class = EmailTemplateSerializer
+    filterset_class = filters.EmailTemplateFilter
+    search_fields = kind_search(EmailTemplate)
+    related = ("connection",)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List OAuth Clients"),
+    create=extend_schema(summary="Create an OAuth Client"),
+    retrieve=extend_schema(summary="Get an OAuth Client"),
+    partial_update=extend_schema(summary="Change an OAuth Client (not its provider)"),
+    destroy=extend_schema(summary="Delete an OAuth Client (409 while in use)"),
+)
+class OAuthClientViewSet(RecordViewSet):
+    model = OAuthClient
+    serializer_class = OAuthClientSerializer
+    update_serializer_class = OAuthClientUpdateSerializer
+    filterset_class = filters.OAuthClientFilter
+    search_fields = kind_search(OAuthClient)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List Business Services"),
+    create=extend_schema(summary="Create a Business Service"),
+    retrieve=extend_schema(summary="Get a Business Service"),
+    partial_update=extend_schema(summary="Change a Business Service"),
+    destroy=extend_schema(summary="Delete a Business Service"),
+)
+class BusinessServiceViewSet(RecordViewSet):
+    model = BusinessService
+    serializer_class = BusinessServiceSerializer
+    search_fields = kind_search(BusinessService)
