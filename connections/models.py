@@ -44,9 +44,11 @@ class RecordQuerySet(models.QuerySet):
         """Records a user may see: all for superusers, else unassigned or of their services."""
         if user.is_superuser:
             return self
+        services = BusinessService.objects.of_member(user)
+        if self.model is BusinessService:
+            return self.filter(pk__in=services.values("pk"))
         if not hasattr(self.model, "business_services"):
             return self
-        services = BusinessService.objects.of_member(user)
         return self.filter(
             Q(business_services__isnull=True) | Q(business_services__in=services)
         ).distinct()

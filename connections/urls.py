@@ -18,6 +18,21 @@ def record_urls(kind: views.Kind) -> list:
             name=f"{name}-versions",
         ),
         path(
+            f"{slug}/<int:pk>/versions/compare/",
+            views.RecordCompareView.as_view(kind=kind),
+            name=f"{name}-compare",
+        ),
+        path(
+            f"{slug}/<int:pk>/versions/<int:number>/",
+            views.RecordVersionView.as_view(kind=kind),
+            name=f"{name}-version",
+        ),
+        path(
+            f"{slug}/<int:pk>/versions/<int:number>/restore/",
+            views.action_view(views.record_restore, kind),
+            name=f"{name}-restore",
+        ),
+        path(
             f"{slug}/<int:pk>/copy/",
             views.action_view(views.record_copy, kind),
             name=f"{name}-copy",

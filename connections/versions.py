@@ -7,9 +7,11 @@ marker is, so a change shows as "changed" and never with a value.
 
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db import models
 
+from connections import records
 from connections.models import Record
 from connections.records import tracked_fields
 
@@ -156,3 +158,57 @@ def compare(record: Record, left: Version, right: Version) -> list[ComparedField
             )
         )
     return out
+
+
+def version_by_number(record: Record, number: int) -> Version:
+    row = history_rows(record).exclude(history_type="-").filter(version=number).first()
+    if row is None:
+        raise LookupError(f"{record} has no version {number}")
+    return _version(type(record), row)
+
+
+class RestoreRefused(Exception):
+    pass
+
+
+def restore(record: Record, number: int, user: object) -> records.SaveResult:
+    """Write version `number`'s settings as a new version.
+
+    Secrets and OAuth tokens are never restored: the current ones stay.
+    """
+    model = type(record)
+    old = version_by_number(record, number)
+    for name, value in old.values.items():
+        if name.endswith(SECRET_MARKER_SUFFIX) or name in m2m_names(model):
+            continue
+        setattr(record, name, value)
+    for f in model._meta.concrete_fields:
+        target = getattr(record, f.attname) if f.is_relation else None
+        if target and not f.related_model._default_manager.filter(pk=target).exists():
+            raise RestoreRefused(
+                f"Version {number} uses a {f.related_model._meta.verbose_name} that no longer "
+                f"exists ({f.verbose_name}): nothing restored."
+            )
+    m2m = {}
+    for name in m2m_names(model):
+        related = model._meta.get_field(name).related_model
+        m2m[name] = list(related._default_manager.filter(pk__in=old.values[name]))
+    try:
+        record.full_clean()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{labels(model).get(k, k)}: {' '.join(v)}" for k, v in exc.message_dict.items()
+        )
+        raise RestoreRefused(f"Version {number} cannot be restored: {problems}") from exc
+    return records.save_record(record, user, m2m=m2m, reason=f"Restored version {number}")
+
+
+def m2m_names(model: type[Record]) -> list[str]:
+    return [f.name for f in model._meta.many_to_many]
+
+
+def version_fields(record: Record, version: Version) -> list[tuple[str, object]]:
+    """One version's values for reading; a secret shows only whether one was set."""
+    model = type(record)
+    names = labels(model)
+    return [(names.get(k, k), display_value(model, k, v)) for k, v in version.values.items()]

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -303,15 +303,16 @@ class RecordDetailView(RecordFormMixin, RecordPageMixin, UpdateView):
                 expected_version=form.cleaned_data.get("expected_version"),
             )
         except records.StaleRecord as stale:
-            versions_url = self.kind.url("versions", record.pk)
             form.add_error(
                 None,
                 f'{self.kind.label} "{stale.current}" was changed by '
-                f"{stale.current.updated_by or 'someone else'} since you opened it (now version "
-                f"{stale.current.version}). Your changes were not saved: reopen the record "
-                f"and apply them again. Compare the versions: {versions_url}",
+                f"{stale.current.updated_by or 'someone else'} since you opened it (you opened "
+                f"version {form.cleaned_data.get('expected_version')}, it is now version "
+                f"{stale.current.version}). Your changes were not saved: compare the versions, "
+                "then reopen the record and apply your changes again.",
             )
             self.stale = stale.current
+            self.opened_version = form.cleaned_data.get("expected_version")
             return self.form_invalid(form)
         except records.NameTaken:
             form.add_error("name", "Name must be unique.")
@@ -328,7 +329,11 @@ class RecordDetailView(RecordFormMixin, RecordPageMixin, UpdateView):
         return f"{url}?back={back}" if back else url
 
     def get_context_data(self, **kwargs: object) -> dict:
-        return super().get_context_data(stale=getattr(self, "stale", None), **kwargs)
+        return super().get_context_data(
+            stale=getattr(self, "stale", None),
+            opened_version=getattr(self, "opened_version", None),
+            **kwargs,
+        )
 
 
 class RecordVersionsView(RecordPageMixin, TemplateView):
@@ -336,7 +341,60 @@ class RecordVersionsView(RecordPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: object) -> dict:
         page = versions.versions_page(self.get_record(), self.request.GET.get("page"))
-        return super().get_context_data(page_obj=page, versions=page.object_list, **kwargs)
+        return super().get_context_data(
+            page_obj=page,
+            versions=page.object_list,
+            can_restore=self.request.user.has_perm(self.kind.perm("restore")),
+            **kwargs,
+        )
+
+
+class RecordVersionView(RecordPageMixin, TemplateView):
+    """One version, read-only: its values, and a Restore button."""
+
+    template_name = "connections/record_version.html"
+
+    def get_context_data(self, **kwargs: object) -> dict:
+        record = self.get_record()
+        try:
+            version = versions.version_by_number(record, self.kwargs["number"])
+        except LookupError as exc:
+            raise Http404(str(exc)) from exc
+        fields = versions.version_fields(record, version)
+        return super().get_context_data(
+            version=version,
+            fields=fields,
+            can_restore=self.request.user.has_perm(self.kind.perm("restore")),
+            **kwargs,
+        )
+
+
+class RecordCompareView(RecordPageMixin, TemplateView):
+    """Two versions side by side, changed fields marked; secrets only as "changed"."""
+
+    template_name = "connections/record_compare.html"
+
+    def get(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        record = self.get_record()
+        numbers = sorted({n for n in request.GET.getlist("v") if n.isdigit()}, key=int)
+        if len(numbers) != 2:
+            messages.warning(request, "Select two versions to compare.")
+            return redirect(self.kind.url("versions", record.pk))
+        try:
+            self.left, self.right = (versions.version_by_number(record, int(n)) for n in numbers)
+        except LookupError as exc:
+            raise Http404(str(exc)) from exc
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: object) -> dict:
+        fields = versions.compare(self.get_record(), self.left, self.right)
+        return super().get_context_data(
+            left=self.left,
+            right=self.right,
+            fields=fields,
+            changed_count=sum(f.changed for f in fields),
+            **kwargs,
+        )
 
 
 class ConnectionTemplatesView(RecordPageMixin, TemplateView):
@@ -377,6 +435,27 @@ def record_copy(request: HttpRequest, kind: Kind, pk: int) -> HttpResponse:
     return redirect(copy.get_absolute_url())
 
 
+def record_restore(request: HttpRequest, kind: Kind, pk: int, number: int) -> HttpResponse:
+    record = _record_for_action(request, kind, pk, "restore")
+    try:
+        result = versions.restore(record, number, request.user)
+    except LookupError as exc:
+        raise Http404(str(exc)) from exc
+    except (versions.RestoreRefused, records.NameTaken) as exc:
+        message = str(exc) if isinstance(exc, versions.RestoreRefused) else "Name must be unique."
+        messages.error(request, message)
+        return redirect(kind.url("versions", pk))
+    if result.changed:
+        messages.success(
+            request,
+            f'Version {number} of {kind.label} "{record}" restored as version {record.version}. '
+            "Secrets were not restored: the current ones are kept.",
+        )
+    else:
+        messages.info(request, f"Version {number} is the same as the current one: nothing changed.")
+    return redirect(kind.url("versions", pk))
+
+
 def record_delete(request: HttpRequest, kind: Kind, pk: int) -> HttpResponse:
     record = _record_for_action(request, kind, pk, "delete")
     try:
@@ -394,12 +473,12 @@ def record_delete(request: HttpRequest, kind: Kind, pk: int) -> HttpResponse:
 def action_view(func: object, kind: Kind) -> object:
     """A POST-only, login-required action bound to one record type."""
 
-    def view(request: HttpRequest, pk: int) -> HttpResponse:
+    def view(request: HttpRequest, pk: int, **kwargs: object) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect(f"{reverse('login')}?next={request.path}")
         if request.method != "POST":
             return HttpResponseRedirect(kind.url("detail", pk))
-        return func(request, kind, pk)
+        return func(request, kind, pk, **kwargs)
 
     view.__name__ = func.__name__
     return view
