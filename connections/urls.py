@@ -47,6 +47,8 @@ def record_urls(kind: views.Kind) -> list:
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="connections:emailconnection-list"), name="home"),
+    path("connections/test/", views.connection_test, name="emailconnection-test-new"),
+    path("connections/<int:pk>/test/", views.connection_test, name="emailconnection-test"),
     path(
         "connections/<int:pk>/templates/",
         views.ConnectionTemplatesView.as_view(kind=views.KINDS["emailconnection"]),

@@ -7,11 +7,12 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.generic import CreateView, ListView, TemplateView, UpdateView
 
+from connections import connection_test as connection_test_module
 from connections import filters, records, versions
 from connections.forms import FORMS
 from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient, Record
@@ -482,3 +483,40 @@ def action_view(func: object, kind: Kind) -> object:
 
     view.__name__ = func.__name__
     return view
+
+
+def connection_test(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Test the form's current values (saved or not) and answer with the report fragment."""
+    if not request.user.is_authenticated:
+        return HttpResponse("Log in again to test.", status=401)
+    if request.method != "POST" or not request.user.has_perm("connections.test_emailconnection"):
+        raise PermissionDenied
+    visible = EmailConnection.objects.visible_to(request.user)
+    stored = get_object_or_404(visible, pk=pk) if pk else None
+    form = FORMS[EmailConnection](
+        request.POST, instance=EmailConnection.objects.get(pk=pk) if pk else None, user=request.user
+    )
+    form.is_valid()
+    connection = form.instance
+    problems = {
+        connection._meta.get_field(name).verbose_name if name != "password" else "Password": errs
+        for name, errs in form.errors.items()
+        if name in connection.applicable_fields() - {"password"}
+    }
+    context = {"problems": problems, "recipient": request.POST.get("recipient", "").strip()}
+    status = 200
+    if not problems:
+        try:
+            context["report"] = connection_test_module.run_test(
+                connection,
+                request.user,
+                stored=stored,
+                password=form.cleaned_data.get("password", ""),
+                recipient=context["recipient"],
+            )
+        except connection_test_module.PasswordRequired as exc:
+            context["problems"] = {"Password": [str(exc)]}
+        except connection_test_module.RateLimited as exc:
+            context["problems"] = {"Test": [str(exc)]}
+            status = 429
+    return render(request, "connections/_test_report.html", context, status=status)

@@ -39,3 +39,12 @@ def sort_arrow(column: object, current: str) -> str:
     if current == f"-{column.sort}":
         return "▼"
     return ""
+
+
+@register.filter
+def detail_value(value: object) -> str:
+    """A stage detail for reading: lists joined, long values cut."""
+    if isinstance(value, list | tuple | set):
+        value = ", ".join(str(v) for v in value)
+    text = str(value)
+    return text if len(text) <= 200 else text[:199] + "…"
