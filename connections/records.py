@@ -42,7 +42,7 @@ def tracked_fields(model: type[Record]) -> list[str]:
     """The columns a version is made of (secrets by their value-less marker, not the value)."""
     skip = {"id", "version", "created_by", "created_at", "updated_by", "updated_at", "uuid"}
     skip |= set(model.secret_fields) | set(model.state_fields)
-    return [f.attname for f in model._meta.concrete_fields if f.attname not in skip]
+    return [f.attname for f in model._meta.concrete_fields if f.name not in skip]
 
 
 def m2m_fields(model: type[Record]) -> list[str]:

@@ -125,6 +125,8 @@ class ComparedField:
 def display_value(model: type[Record], name: str, value: object) -> object:
     if name.endswith(SECRET_MARKER_SUFFIX):
         return "set" if value else "not set"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
     try:
         f = model._meta.get_field(name.removesuffix("_id"))
     except Exception:
