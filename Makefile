@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(VENV)/bin/pip
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev system-packages lint check pytest bench clean
+.PHONY: run test setup setup-dev system-packages lint check pytest pytest-postgres bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,11 @@ check:
 pytest:
 	$(VENV)/bin/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
-test: setup-dev lint check pytest
+# The same suite less the browser tests, on a throwaway PostgreSQL (the multi-server database).
+pytest-postgres:
+	.ci/with-postgres $(VENV)/bin/pytest -n 2 --dist loadfile -m "not browser" $(PYTEST_ARGS)
+
+test: setup-dev lint check pytest pytest-postgres
 
 bench: setup-dev
 	$(PY) bench/run.py

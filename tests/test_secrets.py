@@ -60,7 +60,8 @@ def test_a_password_change_is_a_version_without_the_value(admin_client_logged: o
     admin_client_logged.post(connection.get_absolute_url(), data)
     connection.refresh_from_db()
     assert connection.version == 2
-    page = text(admin_client_logged.get(reverse("connections:emailconnection-versions", args=[1])))
+    versions_url = reverse("connections:emailconnection-versions", args=[connection.pk])
+    page = text(admin_client_logged.get(versions_url))
     assert "Password" in page
     assert "A-new-password-77" not in page
     assert PASSWORD not in page
@@ -106,9 +107,15 @@ def test_the_admin_shows_no_secret(admin_client_logged: object) -> None:
     connection = make_connection(password=PASSWORD)
     client_record = make_oauth_client(secret=CLIENT_SECRET)
     pages = [
-        admin_client_logged.get(reverse("admin:connections_emailconnection_change", args=[1])),
-        admin_client_logged.get(reverse("admin:connections_oauthclient_change", args=[1])),
-        admin_client_logged.get(reverse("admin:connections_emailconnection_history", args=[1])),
+        admin_client_logged.get(
+            reverse("admin:connections_emailconnection_change", args=[connection.pk])
+        ),
+        admin_client_logged.get(
+            reverse("admin:connections_oauthclient_change", args=[client_record.pk])
+        ),
+        admin_client_logged.get(
+            reverse("admin:connections_emailconnection_history", args=[connection.pk])
+        ),
     ]
     for page in pages:
         body = text(page)
