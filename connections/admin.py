@@ -77,7 +77,7 @@ class BusinessServiceAdmin(RecordAdmin):
     form = BusinessServiceForm
     list_display = ("name", "description", "version", "updated_by", "updated_at")
     filter_horizontal = ("users", "groups")
-    fields = ("name", "description", "users", "groups", *METADATA)
+    fields = (*BusinessServiceForm.Meta.fields, *METADATA)
 
 
 @admin.register(OAuthClient)
@@ -86,19 +86,7 @@ class OAuthClientAdmin(RecordAdmin):
     list_display = ("name", "provider", "tenant_id", "client_id", "version", "updated_at")
     list_filter = ("provider", "business_services")
     search_fields = ("name", "description", "client_id")
-    fields = (
-        "name",
-        "description",
-        "business_services",
-        "provider",
-        "tenant_id",
-        "client_id",
-        "client_secret",
-        "scopes",
-        "authorization_endpoint",
-        "token_endpoint",
-        *METADATA,
-    )
+    fields = (*OAuthClientForm.Meta.fields, *METADATA)
 
 
 @admin.register(EmailConnection)
@@ -127,23 +115,7 @@ class EmailConnectionAdmin(RecordAdmin):
     search_fields = ("name", "description", "smtp_server", "imap_server", "email_address")
     list_select_related = ("oauth_client",)
     fields = (
-        "name",
-        "description",
-        "business_services",
-        "connection_type",
-        "smtp_server",
-        "smtp_port",
-        "imap_server",
-        "imap_port",
-        "enable_ssl",
-        "enable_starttls",
-        "email_address",
-        "authentication",
-        "user_name",
-        "password",
-        "oauth_client",
-        "system_connection",
-        "trash_folder",
+        *EmailConnectionForm.Meta.fields,
         "oauth_authorized",
         "oauth_account",
         "last_test_at",
@@ -170,16 +142,4 @@ class EmailTemplateAdmin(RecordAdmin):
     list_filter = ("business_services", "connection")
     list_select_related = ("connection",)
     search_fields = ("name", "description", "subject", "to")
-    fields = (
-        "name",
-        "description",
-        "business_services",
-        "connection",
-        "reply_to",
-        "to",
-        "cc",
-        "bcc",
-        "subject",
-        "body",
-        *METADATA,
-    )
+    fields = (*EmailTemplateForm.Meta.fields, *METADATA)
