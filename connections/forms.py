@@ -33,6 +33,9 @@ class RecordForm(forms.ModelForm):
             if not user.is_superuser:
                 services = services.of_member(user)
             self.fields["business_services"].queryset = services
+        for field in self.fields.values():
+            if isinstance(field, forms.ModelChoiceField):
+                field.clean = bounded_ids(field)
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.disable_csrf = True
@@ -56,6 +59,28 @@ class RecordForm(forms.ModelForm):
     def disable_all(self) -> None:
         for field in self.fields.values():
             field.disabled = True
+
+
+MAX_ID = 2**63 - 1
+
+
+def bounded_ids(field: forms.ModelChoiceField) -> object:
+    """A choice of records refuses ids no database integer holds (SQLite would raise)."""
+    clean = field.clean
+
+    def guarded(value: object) -> object:
+        values = value if isinstance(value, list | tuple) else [value]
+        for item in values:
+            if item in (None, ""):
+                continue
+            if not str(item).isdigit() or int(item) > MAX_ID:
+                raise forms.ValidationError(
+                    f"Select a valid choice. {str(item)[:20]} is not one of the available choices.",
+                    code="invalid_choice",
+                )
+        return clean(value)
+
+    return guarded
 
 
 def secret_input(label: str) -> forms.CharField:

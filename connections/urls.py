@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from connections import views
+from connections import converters, views  # noqa: F401 - registers <id:...>
 
 app_name = "connections"
 
@@ -11,34 +11,34 @@ def record_urls(kind: views.Kind) -> list:
     return [
         path(f"{slug}/", views.RecordListView.as_view(kind=kind), name=f"{name}-list"),
         path(f"{slug}/new/", views.RecordCreateView.as_view(kind=kind), name=f"{name}-new"),
-        path(f"{slug}/<int:pk>/", views.RecordDetailView.as_view(kind=kind), name=f"{name}-detail"),
+        path(f"{slug}/<id:pk>/", views.RecordDetailView.as_view(kind=kind), name=f"{name}-detail"),
         path(
-            f"{slug}/<int:pk>/versions/",
+            f"{slug}/<id:pk>/versions/",
             views.RecordVersionsView.as_view(kind=kind),
             name=f"{name}-versions",
         ),
         path(
-            f"{slug}/<int:pk>/versions/compare/",
+            f"{slug}/<id:pk>/versions/compare/",
             views.RecordCompareView.as_view(kind=kind),
             name=f"{name}-compare",
         ),
         path(
-            f"{slug}/<int:pk>/versions/<int:number>/",
+            f"{slug}/<id:pk>/versions/<id:number>/",
             views.RecordVersionView.as_view(kind=kind),
             name=f"{name}-version",
         ),
         path(
-            f"{slug}/<int:pk>/versions/<int:number>/restore/",
+            f"{slug}/<id:pk>/versions/<id:number>/restore/",
             views.action_view(views.record_restore, kind),
             name=f"{name}-restore",
         ),
         path(
-            f"{slug}/<int:pk>/copy/",
+            f"{slug}/<id:pk>/copy/",
             views.action_view(views.record_copy, kind),
             name=f"{name}-copy",
         ),
         path(
-            f"{slug}/<int:pk>/delete/",
+            f"{slug}/<id:pk>/delete/",
             views.action_view(views.record_delete, kind),
             name=f"{name}-delete",
         ),
@@ -48,9 +48,9 @@ def record_urls(kind: views.Kind) -> list:
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="connections:emailconnection-list"), name="home"),
     path("connections/test/", views.connection_test, name="emailconnection-test-new"),
-    path("connections/<int:pk>/test/", views.connection_test, name="emailconnection-test"),
+    path("connections/<id:pk>/test/", views.connection_test, name="emailconnection-test"),
     path(
-        "connections/<int:pk>/templates/",
+        "connections/<id:pk>/templates/",
         views.ConnectionTemplatesView.as_view(kind=views.KINDS["emailconnection"]),
         name="emailconnection-templates",
     ),
