@@ -226,6 +226,10 @@ class EmailConnectionForm(RecordForm):
         if "password" in applies and not password and not self.instance.has_secret("password"):
             self.add_error("password", "Required for Password authentication.")
         self.instance.set_secret("password", password)
+        if password and self.errors:
+            self.fields["password"].help_text = (
+                "Type the password again: it is never sent back to the browser."
+            )
         return data
 
 

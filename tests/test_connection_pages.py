@@ -273,3 +273,12 @@ def test_an_oauth_client_provider_cannot_change(admin_client_logged: object) -> 
     admin_client_logged.post(record.get_absolute_url(), data)
     record.refresh_from_db()
     assert record.provider == OAuthClient.Provider.MICROSOFT
+
+
+def test_a_refused_form_asks_for_the_password_again_without_showing_it(
+    admin_client_logged: object,
+) -> None:
+    response = admin_client_logged.post(NEW, connection_form(smtp_port="0", password="Typed-pw-1"))
+    page = text(response)
+    assert "Type the password again" in page
+    assert "Typed-pw-1" not in page
