@@ -226,11 +226,14 @@ class EmailConnectionForm(RecordForm):
         if "password" in applies and not password and not self.instance.has_secret("password"):
             self.add_error("password", "Required for Password authentication.")
         self.instance.set_secret("password", password)
-        if password and self.errors:
+        return data
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if self._errors and self.data.get("password"):
             self.fields["password"].help_text = (
                 "Type the password again: it is never sent back to the browser."
             )
-        return data
 
 
 class EmailTemplateForm(RecordForm):
