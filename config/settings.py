@@ -174,6 +174,9 @@ SPECTACULAR_SETTINGS = {
     "needs `Authorization: Bearer <token>` from /o/token/ with the scope it names: read, "
     "write or test. Errors are JSON: {message, errors: {field: [problems]}}.",
     "VERSION": "1.0.0",
+    # 3.1 (JSON Schema 2020-12) can say which parameters a name/value list must hold.
+    "OAS_VERSION": "3.1.0",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [

@@ -104,14 +104,14 @@ def api_as(client: Client) -> Callable[..., Api]:
             application=app,
             token=f"token-{user.pk}-{scope.replace(' ', '-')}",
             scope=scope,
-            expires=_in_an_hour(),
+            expires=in_an_hour(),
         )
         return Api(client, token.token)
 
     return api_as
 
 
-def _in_an_hour() -> datetime.datetime:
+def in_an_hour() -> datetime.datetime:
     return timezone.now() + datetime.timedelta(hours=1)
 
 

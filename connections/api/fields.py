@@ -38,11 +38,21 @@ class StrictURLField(serializers.URLField):
         return super().to_internal_value(data)
 
 
+def whole_number(data: Any) -> int | None:
+    """A JSON number that is an integer (JSON Schema counts 5.0 as one), else None."""
+    if isinstance(data, float) and data.is_integer():
+        return int(data)
+    if isinstance(data, int) and not isinstance(data, bool):
+        return data
+    return None
+
+
 class StrictIntegerField(serializers.IntegerField):
     def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
+        number = whole_number(data)
+        if number is None:
             self.fail("invalid")
-        return super().to_internal_value(data)
+        return super().to_internal_value(number)
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -100,8 +110,10 @@ class ReferenceField(StrictRelatedMixin, serializers.PrimaryKeyRelatedField):
         return queryset
 
     def to_internal_value(self, data: Any) -> models.Model:
-        if isinstance(data, bool) or not isinstance(data, int):
+        number = whole_number(data)
+        if number is None:
             self.fail("incorrect_type", data_type=type(data).__name__)
+        data = number
         queryset = self.get_queryset()
         try:
             if not -(2**63) <= data < 2**63:

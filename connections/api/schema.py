@@ -31,7 +31,7 @@ SEED_ID = {
 }
 BOOLEAN = {"oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["true", "false"]}]}
 PARAMETER_VALUES: dict[str, dict[str, Any]] = {
-    "hostname": {"type": "string", "maxLength": 255, "pattern": NO_NUL},
+    "hostname": {"type": "string", "maxLength": 255, "pattern": NOT_BLANK},
     "port": {
         "oneOf": [
             {"type": "integer", "minimum": 1, "maximum": 65535},
@@ -69,8 +69,68 @@ PARAMETER_OUTPUT = {
 }
 
 
-def parameter_list(names: Iterable[str]) -> dict[str, Any]:
-    """A list of {"name", "value"} where each name has its own value type."""
+def has(name: str, value: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The list holds an entry `name` (whose value matches `value`)."""
+    entry: dict[str, Any] = {"properties": {"name": {"const": name}}, "required": ["name"]}
+    if value is not None:
+        entry["properties"]["value"] = value
+    return {"contains": entry}
+
+
+def lacks(name: str, value: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"not": has(name, value)}
+
+
+TRUE = {"enum": [True, "true"]}
+LOGIN = {"type": "string", "pattern": NOT_BLANK}
+PASSWORD = {"type": "string", "minLength": 1}
+
+
+def new_connection_rules() -> list[dict[str, Any]]:
+    """What a new SMTP connection's parameters must hold (`seed.changes_for` + the model).
+
+    hostname; Password authentication (explicit, or implied by a username or password)
+    needs both username and password; OAuth 2.0 needs username and oauth_client; not SSL
+    and STARTTLS together.
+    """
+    password_auth = [has("username", LOGIN), has("password", PASSWORD)]
+    return [
+        has("hostname"),
+        {
+            "anyOf": [
+                has("authentication", {"enum": ["none", "None"]}),
+                {
+                    "allOf": [
+                        has("authentication", {"enum": ["password", "Password"]}),
+                        *password_auth,
+                    ]
+                },
+                {
+                    "allOf": [
+                        has("authentication", {"enum": ["oauth2", "OAuth 2.0"]}),
+                        has("username", LOGIN),
+                        has("oauth_client"),
+                    ]
+                },
+                {"allOf": [lacks("authentication"), *password_auth]},
+                {
+                    "allOf": [
+                        lacks("authentication"),
+                        lacks("username", LOGIN),
+                        lacks("password", PASSWORD),
+                    ]
+                },
+            ]
+        },
+        {"not": {"allOf": [has("enable_ssl", TRUE), has("enable_starttls", TRUE)]}},
+    ]
+
+
+def parameter_list(names: Iterable[str], new: bool = False) -> dict[str, Any]:
+    """A list of {"name", "value"}: each name once, with its own value type.
+
+    `new`: the parameters describe a whole new connection, not changes to a stored one.
+    """
     entries = [
         {
             "type": "object",
@@ -83,7 +143,9 @@ def parameter_list(names: Iterable[str]) -> dict[str, Any]:
         }
         for name in names
     ]
-    return {"type": "array", "items": {"oneOf": entries}}
+    once = [{**has(name), "minContains": 0, "maxContains": 1} for name in names]
+    rules = new_connection_rules() if new else []
+    return {"type": "array", "items": {"oneOf": entries}, "allOf": once + rules}
 
 
 class BearerTokenScheme(DjangoOAuthToolkitScheme):
@@ -152,14 +214,74 @@ def strict(component: dict[str, Any]) -> None:
     """No unknown keys; strings as the API checks them (DRF refuses NUL and blanks)."""
     component["additionalProperties"] = False
     for prop in component.get("properties", {}).values():
-        if prop.get("type") == "string" and "enum" not in prop and "pattern" not in prop:
-            if prop.get("format") in ("email", "uri", "uuid", "date-time"):
-                continue
-            prop["pattern"] = NOT_BLANK if prop.get("minLength", 0) >= 1 else NO_NUL
+        strict_string(prop)
+
+
+def strict_string(prop: dict[str, Any]) -> None:
+    for alternative in prop.get("oneOf", []):
+        strict_string(alternative)
+    if "pattern" in prop and prop.get("format") == "uri":
+        del prop["format"]  # the pattern says it, in a form a generator can follow
+    if prop.get("type") == "string" and "enum" not in prop and "pattern" not in prop:
+        if prop.get("format") in ("email", "uri", "uuid", "date-time"):
+            return
+        if prop.get("maxLength") == 0:
+            return
+        prop["pattern"] = NOT_BLANK if prop.get("minLength", 0) >= 1 else NO_NUL
+
+
+NOT_BOTH_TLS = {
+    "not": {
+        "properties": {"enable_ssl": {"enum": [True]}, "enable_starttls": {"enum": [True]}},
+        "required": ["enable_ssl", "enable_starttls"],
+    }
+}
+FILLED = {"pattern": NOT_BLANK}
+SECRET = {"minLength": 1}  # not empty (a secret's spaces count)
+REFERENCE = {"type": "integer"}
+
+
+def connection_variant(kind: str, auth: str) -> dict[str, Any]:
+    """The fields a new Email Connection of one Type and Authentication needs (model.clean)."""
+    server = "smtp_server" if kind == "outgoing" else "imap_server"
+    needs = {server: FILLED}
+    if auth in ("password", "oauth2"):
+        needs["user_name"] = FILLED
+    if auth == "password":
+        needs["password"] = SECRET
+    if auth == "oauth2":
+        needs["oauth_client"] = REFERENCE
+    return {
+        # The defaults (Outgoing, Password) hold when the field is left out.
+        "select": {"connection_type": [kind], "authentication": [auth]},
+        "require": [
+            *needs,
+            *(["connection_type"] if kind != "outgoing" else []),
+            *(["authentication"] if auth != "password" else []),
+        ],
+        "override": needs,
+        "not": NOT_BOTH_TLS["not"],
+    }
 
 
 # A create body as alternatives: each says which fields it needs and which values select it.
-CROSS_FIELD: dict[str, list[dict[str, Any]]] = {}
+CROSS_FIELD: dict[str, list[dict[str, Any]]] = {
+    "EmailConnectionRequest": [
+        connection_variant("outgoing", "password"),
+        connection_variant("outgoing", "none"),
+        connection_variant("outgoing", "oauth2"),
+        connection_variant("incoming", "password"),
+        connection_variant("incoming", "oauth2"),
+    ],
+    "OAuthClientRequest": [
+        {"select": {"provider": ["microsoft", "google"]}},
+        {
+            "select": {"provider": ["custom"]},
+            "require": ["provider", "authorization_endpoint", "token_endpoint"],
+            "override": {"authorization_endpoint": SECRET, "token_endpoint": SECRET},
+        },
+    ],
+}
 
 
 def variants(component: dict[str, Any], rules: list[dict[str, Any]]) -> dict[str, Any]:
@@ -167,9 +289,12 @@ def variants(component: dict[str, Any], rules: list[dict[str, Any]]) -> dict[str
     for rule in rules:
         variant = copy.deepcopy(component)
         for field, values in rule.get("select", {}).items():
-            variant["properties"][field] = {**variant["properties"][field], "enum": values}
+            variant["properties"][field] = {"type": "string", "enum": values}
         for field, prop in rule.get("override", {}).items():
-            variant["properties"][field] = {**variant["properties"][field], **prop}
+            current = variant["properties"][field]
+            # A field that may be blank is oneOf [value, ""]: a required one is the value.
+            base = current["oneOf"][0] if "oneOf" in current else current
+            variant["properties"][field] = {**base, **prop}
         variant["required"] = sorted({*component.get("required", []), *rule.get("require", [])})
         if "not" in rule:
             variant["not"] = rule["not"]

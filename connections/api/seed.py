@@ -18,6 +18,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, NotFound, PermissionDenied
 
 from connections.api import writes
+from connections.api.fields import whole_number
 from connections.api.serializers import Changes
 from connections.models import BusinessService, EmailConnection, OAuthClient
 
@@ -81,7 +82,8 @@ def address(value: Any, user: Any) -> str:
 def port(value: Any, user: Any) -> int:
     if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
         value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int):
+    value = whole_number(value) if not isinstance(value, str) else value
+    if not isinstance(value, int):
         raise Invalid(f"Expected a port number from 1 to 65535, got {value!r}.")
     if not 1 <= value <= 65535:
         raise Invalid(f"A port is from 1 to 65535, not {value}.")
@@ -103,8 +105,9 @@ def authentication(value: Any, user: Any) -> str:
 def oauth_client(value: Any, user: Any) -> OAuthClient:
     """An OAuth Client by name or id, among those the user can see."""
     clients = OAuthClient.objects.visible_to(user)
-    if isinstance(value, int) and not isinstance(value, bool):
-        found = clients.filter(pk=value).first() if abs(value) < 2**63 else None
+    number = whole_number(value)
+    if number is not None:
+        found = clients.filter(pk=number).first() if abs(number) < 2**63 else None
     elif isinstance(value, str):
         found = clients.filter(name__iexact=value.strip()).first() if "\x00" not in value else None
     else:
@@ -210,9 +213,10 @@ def changes_for(values: dict[str, Any], creating: bool) -> Changes:
 
 
 def default_sender(username: str, hostname: str) -> str:
-    """The seed has no sender address: the first of these that is an address, else blank.
+    """The seed has no sender address: the first of these that is an address.
 
-    username, username@hostname, username@localhost (noreply when there is no username).
+    username, username@hostname, username@localhost (noreply for a missing username or
+    one that cannot start an address), noreply@localhost. Set email_address for real use.
     """
     local = username or "noreply"
     for candidate in (username, f"{local}@{hostname}", f"{local}@localhost"):
@@ -221,7 +225,7 @@ def default_sender(username: str, hostname: str) -> str:
         except ModelValidationError:
             continue
         return candidate
-    return ""
+    return "noreply@localhost"
 
 
 @contextmanager
@@ -247,8 +251,9 @@ def get_smtp_connection(user: Any, ident: Any) -> EmailConnection:
     """By id or uuid; 404 for unknown ids, another team's, and Incoming connections."""
     visible = EmailConnection.objects.visible_to(user)
     found = None
-    if isinstance(ident, int) and not isinstance(ident, bool) and 0 < ident < 2**63:
-        found = visible.filter(pk=ident).first()
+    number = whole_number(ident)
+    if number is not None:
+        found = visible.filter(pk=number).first() if 0 < number < 2**63 else None
     elif isinstance(ident, str) and ident.isdigit() and ident.isascii() and len(ident) < 19:
         found = visible.filter(pk=int(ident)).first()
     elif isinstance(ident, str):

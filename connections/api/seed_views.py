@@ -23,7 +23,12 @@ from rest_framework.views import APIView
 
 from connections import records
 from connections.api import schema, seed
-from connections.api.fields import StrictCharField, StrictEmailField, StrictIntegerField
+from connections.api.fields import (
+    StrictCharField,
+    StrictEmailField,
+    StrictIntegerField,
+    whole_number,
+)
 from connections.api.permissions import (
     READ,
     TEST,
@@ -56,20 +61,28 @@ class ConnectionParametersField(seed.ParametersField):
     pass
 
 
+@extend_schema_field(schema.parameter_list(seed.FIELDS, new=True))
+class NewConnectionParametersField(seed.ParametersField):
+    """The parameters of a whole connection: hostname and a complete login are required."""
+
+
 @extend_schema_field(schema.SEED_ID)
 class ConnectionIdField(serializers.Field):
     default_error_messages = {"invalid": "Expected the connection's id or uuid."}
 
     def to_internal_value(self, data: Any) -> int | str:
-        if isinstance(data, bool) or not isinstance(data, int | str):
+        if isinstance(data, str):
+            return data
+        number = whole_number(data)
+        if number is None:
             self.fail("invalid")
-        return data
+        return number
 
 
 class SeedCreateSerializer(KnownKeysOnly, serializers.Serializer):
     name = StrictCharField(max_length=100)
     description = StrictCharField(required=False, allow_blank=True)
-    connection_parameters = ConnectionParametersField(
+    connection_parameters = NewConnectionParametersField(
         help_text="hostname (required), port, username, password, email_address, enable_ssl, "
         "enable_starttls, authentication, system_connection, oauth_client."
     )
@@ -91,7 +104,7 @@ class SeedTestSerializer(KnownKeysOnly, serializers.Serializer):
         allow_blank=True,
         help_text="Send a real test mail here; omitted: a dry run that stops after DATA.",
     )
-    conn_params = ConnectionParametersField(help_text="hostname is required.")
+    conn_params = NewConnectionParametersField(help_text="hostname is required.")
 
 
 class SeedTestByIdSerializer(KnownKeysOnly, serializers.Serializer):

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import QuerySet
 from rest_framework import serializers
@@ -27,6 +28,15 @@ from connections.api.fields import (
     StrictURLField,
 )
 from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient
+
+# The http(s) URLs an endpoint may be: a subset of what Django's URLValidator accepts, so
+# that the schema's pattern and the API agree exactly.
+OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+HOST = (
+    r"(([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}|localhost"
+    rf"|{OCTET}(\.{OCTET}){{3}})"
+)
+ENDPOINT = rf"^(https?://{HOST}(:[0-9]{{1,5}})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?)?$"
 
 
 def member_services(queryset: QuerySet, user: Any) -> QuerySet:
@@ -134,6 +144,8 @@ def services_field() -> ReferenceField:
 
 
 class EmailConnectionSerializer(RecordSerializer):
+    """An Email Connection: Outgoing (SMTP) or Incoming (IMAP)."""
+
     password = secret_input("Password")
     password_set = serializers.SerializerMethodField()
     system_connection = StrictBooleanField(
@@ -193,6 +205,8 @@ class EmailConnectionSerializer(RecordSerializer):
 
 
 class EmailTemplateSerializer(RecordSerializer):
+    """An Email Template, sent through an Outgoing connection."""
+
     connection = ReferenceField(
         queryset=EmailConnection.objects.all(),
         scope=visible,
@@ -218,8 +232,23 @@ class EmailTemplateSerializer(RecordSerializer):
         read_only_fields = RecordSerializer.metadata[:2] + RecordSerializer.metadata[3:]
 
 
+def endpoint_input(label: str) -> StrictURLField:
+    return StrictURLField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        validators=[RegexValidator(ENDPOINT)],
+        help_text=f"{label}: an http(s) URL. Derived for Microsoft and Google; "
+        "required for a Custom provider.",
+    )
+
+
 class OAuthClientSerializer(RecordSerializer):
+    """An OAuth Client: this app's registration at Microsoft, Google or another provider."""
+
     client_secret = secret_input("Client Secret")
+    authorization_endpoint = endpoint_input("Authorization endpoint")
+    token_endpoint = endpoint_input("Token endpoint")
     client_secret_set = serializers.SerializerMethodField()
     business_services = services_field()
 
@@ -248,6 +277,8 @@ class OAuthClientSerializer(RecordSerializer):
 
 
 class OAuthClientUpdateSerializer(OAuthClientSerializer):
+    """An OAuth Client's changes: everything but its provider."""
+
     read_only_reasons = {"provider": "Provider cannot be changed after the record is created."}
 
     class Meta(OAuthClientSerializer.Meta):
@@ -255,6 +286,8 @@ class OAuthClientUpdateSerializer(OAuthClientSerializer):
 
 
 class BusinessServiceSerializer(RecordSerializer):
+    """A Business Service: a group of records, and of the users who may see them."""
+
     users = NameReferenceField(
         many=True,
         required=False,

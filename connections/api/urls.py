@@ -53,4 +53,5 @@ urlpatterns = [
         name="api-smtp-test-by-id",
     ),
     *router.urls,
+    re_path(r"^(?P<path>(api|cam)/.*)$", views.unknown_path),
 ]

@@ -11,12 +11,16 @@ from typing import Any
 
 from django.core.paginator import Page
 from django.db.models import QuerySet
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters as drf_filters
 from rest_framework import mixins, pagination, permissions, viewsets
-from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.decorators import (
+    action,
+    api_view,
+    authentication_classes,
+    permission_classes,
+)
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -50,6 +54,31 @@ from connections.views import KINDS
 class Pagination(pagination.PageNumberPagination):
     page_size = 50
 
+    def get_page_number(self, request: Request, paginator: Any) -> str:
+        return str(page_number(request))
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [PAGE]
+
+
+PAGE = {
+    "name": "page",
+    "required": False,
+    "in": "query",
+    "description": "Page number; a page past the last is a 404.",
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+
+def page_number(request: Request) -> int:
+    """?page= as digits (1 when absent); anything else is a 400 naming `page`."""
+    value = request.query_params.get("page")
+    if value is None:
+        return 1
+    if not (value.isascii() and value.isdigit() and int(value) >= 1):
+        raise ValidationError({"page": ["A page number (1, 2, ...)."]})
+    return int(value)
+
 
 class SearchFilter(drf_filters.SearchFilter):
     def get_search_terms(self, request: Request) -> list[str]:
@@ -69,8 +98,10 @@ class RecordViewSet(
     update_serializer_class: type[BaseSerializer] | None = None
     related: tuple[str, ...] = ()
     permission_classes = [permissions.IsAuthenticated, ScopeAndModelPermission]
-    filter_backends = [DjangoFilterBackend, SearchFilter]
+    filter_backends = [filters.FilterBackend, SearchFilter]
     pagination_class = Pagination
+    # Any text reaches get_object, which answers 404 in JSON (not the router's HTML 404).
+    lookup_value_regex = "[^/]+"
     # PUT would replace a record wholesale, secrets included: changes are PATCHes.
     http_method_names = ["get", "post", "patch", "delete", "head"]
     access_by_action = {
@@ -119,12 +150,16 @@ class RecordViewSet(
 
     @extend_schema(
         summary="Versions of the record, newest first",
-        parameters=[OpenApiParameter("page", int, description="Page number (25 a page).")],
+        parameters=[
+            OpenApiParameter(
+                "page", {"type": "integer", "minimum": 1}, description="Page number (25 a page)."
+            )
+        ],
         responses=VersionPageSerializer,
     )
     @action(detail=True, methods=["get"])
     def versions(self, request: Request, pk: str | None = None) -> Response:
-        page = versions.versions_page(self.get_object(), request.query_params.get("page"))
+        page = versions.versions_page(self.get_object(), page_number(request))
         return Response(VersionPageSerializer(version_page(page, request)).data)
 
 
@@ -228,3 +263,12 @@ class BusinessServiceViewSet(RecordViewSet):
     model = BusinessService
     serializer_class = BusinessServiceSerializer
     search_fields = kind_search(BusinessService)
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([])
+def unknown_path(request: Request, path: str = "") -> Response:
+    """Under /api/ and /cam/, even a path that names nothing gets a JSON answer."""
+    raise NotFound(f"No API endpoint at {request.path}.")
