@@ -231,7 +231,8 @@ class EmailConnectionForm(RecordForm):
     def full_clean(self) -> None:
         super().full_clean()
         if self._errors and self.data.get("password"):
-            self.fields["password"].help_text = (
+            # The bound field keeps its own copy of help_text, made during validation.
+            self["password"].help_text = (
                 "Type the password again: it is never sent back to the browser."
             )
 
