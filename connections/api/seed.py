@@ -13,7 +13,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as ModelValidationError
 from django.core.validators import validate_email
-from django.db.models import Q
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, NotFound, PermissionDenied
 
@@ -235,11 +234,7 @@ def parameter_names() -> Iterator[None]:
         yield
     except ModelValidationError as exc:
         raise ModelValidationError(
-            {
-                PARAMETERS.get(name, name): messages
-                for name, messages in exc.message_dict.items()
-                if name not in ("connection_type",)
-            }
+            {PARAMETERS.get(name, name): messages for name, messages in exc.message_dict.items()}
         ) from exc
 
 
@@ -281,7 +276,7 @@ def business_service(user: Any, name: str | None, assigning: bool = False) -> An
         return None
     found = None
     if "\x00" not in name:
-        found = BusinessService.objects.filter(Q(name__iexact=name.strip())).first()
+        found = BusinessService.objects.filter(name__iexact=name.strip()).first()
     if found is None:
         raise NotFound(f"No Business Service named {name!r} (ace_orgGuid).")
     if assigning and not (user.is_superuser or found in BusinessService.objects.of_member(user)):
