@@ -232,9 +232,8 @@ class EmailConnectionForm(RecordForm):
         super().full_clean()
         if self._errors and self.data.get("password"):
             # The bound field keeps its own copy of help_text, made during validation.
-            self["password"].help_text = (
-                "Type the password again: it is never sent back to the browser."
-            )
+            hint = "Type the password again: it is never sent back to the browser."
+            self["password"].help_text = hint
 
 
 class EmailTemplateForm(RecordForm):

@@ -102,9 +102,8 @@ def test_an_invalid_email_address_is_refused(admin_client_logged: object) -> Non
 def test_a_second_system_connection_names_the_current_one(admin_client_logged: object) -> None:
     make_connection(name="Platform", system_connection=True)
     response = admin_client_logged.post(NEW, connection_form(system_connection="on"))
-    assert '"Platform" is already the System Connection' in field_errors(
-        response, "system_connection"
-    )[0]
+    message = field_errors(response, "system_connection")[0]
+    assert '"Platform" is already the System Connection' in message
     assert EmailConnection.objects.count() == 1
 
 
@@ -151,9 +150,7 @@ def test_update_with_a_blank_password_keeps_the_stored_one(admin_client_logged: 
 
 def test_copy_takes_settings_and_password_but_never_tokens(admin_client_logged: object) -> None:
     client_record = make_oauth_client()
-    connection = make_connection(
-        authentication="oauth2", oauth_client=client_record, password=""
-    )
+    connection = make_connection(authentication="oauth2", oauth_client=client_record, password="")
     connection.set_secret("password", "kept-password")
     connection.set_secret("oauth_access_token", "access-xyz")
     connection.oauth_authorized = True
