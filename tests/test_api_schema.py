@@ -4,6 +4,7 @@ Test operations are left out: they would connect to whatever host the generated 
 names. They are covered by explicit tests against the loopback mail servers.
 """
 
+import os
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from oauth2_provider.models import AccessToken
 from config.wsgi import application
 from tests.api_fixtures import in_an_hour, make_app
 
+EXAMPLES = int(os.environ.get("API_SCHEMA_EXAMPLES", "10"))
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application).exclude(
     path_regex=r"(/test/$|/testEmail)"
 )
@@ -42,6 +44,7 @@ def no_connection_tests(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.django_db(transaction=True)
 @schema.parametrize()
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+# A quick pass by default; API_SCHEMA_EXAMPLES=200 digs deeper.
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_answers_as_its_schema_says(case: Any, token_header: dict[str, str]) -> None:
     case.call_and_validate(headers=token_header)

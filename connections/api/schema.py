@@ -204,6 +204,8 @@ def add_errors(result: dict[str, Any], generator: Any, request: Any, public: boo
     for name, component in schemas.items():
         if name.endswith("Request"):
             strict(component)
+        else:
+            as_stored(component)
     for name, rules in CROSS_FIELD.items():
         if name in schemas:
             schemas[name] = variants(schemas[name], rules)
@@ -215,6 +217,16 @@ def strict(component: dict[str, Any]) -> None:
     component["additionalProperties"] = False
     for prop in component.get("properties", {}).values():
         strict_string(prop)
+
+
+def as_stored(component: dict[str, Any]) -> None:
+    """A response shows what is stored; input patterns (and URL syntax) are no promise
+    about it: e.g. a Microsoft endpoint is derived from the Tenant ID as typed."""
+    for prop in component.get("properties", {}).values():
+        for alternative in [prop, *prop.get("oneOf", [])]:
+            alternative.pop("pattern", None)
+            if alternative.get("format") == "uri":
+                del alternative["format"]
 
 
 def strict_string(prop: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from connections import records, versions
-from connections.api import filters, writes
+from connections.api import filters, schema, writes
 from connections.api.permissions import (
     READ,
     TEST,
@@ -81,9 +81,18 @@ def page_number(request: Request) -> int:
 
 
 class SearchFilter(drf_filters.SearchFilter):
+    search_description = "Words to find in the name, description and the main text fields."
+
     def get_search_terms(self, request: Request) -> list[str]:
-        # A NUL can never match, and PostgreSQL refuses it inside a query.
-        return [term.replace("\x00", "") for term in super().get_search_terms(request)]
+        if "\x00" in request.query_params.get(self.search_param, ""):
+            raise ValidationError({self.search_param: ["Null characters are not allowed."]})
+        return super().get_search_terms(request)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["pattern"] = schema.NO_NUL
+        return parameters
 
 
 class RecordViewSet(
