@@ -3,6 +3,7 @@
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import dj_database_url
@@ -24,7 +25,7 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
-def local_secret(filename: str, make: "callable[[], str]") -> str:
+def local_secret(filename: str, make: Callable[[], str]) -> str:
     """A secret generated once into an ignored file, for the embedded default set-up."""
     path = VAR_DIR / filename
     if not path.exists():

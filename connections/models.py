@@ -11,7 +11,12 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, validate_email
+from django.core.validators import (
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+    validate_email,
+)
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -22,6 +27,13 @@ from simple_history.models import HistoricalRecords
 from connections import crypto
 
 PORT_VALIDATORS = [MinValueValidator(1), MaxValueValidator(65535)]
+# It becomes part of the Microsoft endpoint URLs: a keyword, a tenant GUID or a domain.
+TENANT_ID = RegexValidator(
+    r"^(common|organizations|consumers|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+    r"|([A-Za-z0-9-]+\.)+[A-Za-z]{2,})$",
+    "Use common, organizations, consumers, a tenant id (GUID) or a domain such as "
+    "contoso.onmicrosoft.com.",
+)
 
 
 class RecordHistory(HistoricalRecords):
@@ -99,6 +111,11 @@ class Record(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse(f"connections:{self._meta.model_name}-detail", args=[self.pk])
+
+    def clean_fields(self, exclude: object = None) -> None:
+        # Strip first, so that a name of spaces is refused as blank, not stored as "".
+        self.name = (self.name or "").strip()
+        super().clean_fields(exclude)
 
     def clean(self) -> None:
         super().clean()
@@ -197,6 +214,7 @@ class OAuthClient(GroupedRecord):
         max_length=100,
         blank=True,
         default="common",
+        validators=[TENANT_ID],
         help_text="Microsoft only: common, organizations, consumers, a tenant id or domain.",
     )
     client_id = models.CharField("Client ID", max_length=255)

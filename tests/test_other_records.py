@@ -178,3 +178,24 @@ def test_the_authentication_options_are_the_spec_labels(admin_client_logged: obj
         'value="oauth2">OAuth 2.0<',
     ):
         assert option in page
+
+
+@pytest.mark.parametrize("tenant", ["contoso onmicrosoft", "a/b", "..", "tenänt"])
+def test_a_microsoft_tenant_id_must_be_a_keyword_guid_or_domain(
+    admin_client_logged: object, tenant: str
+) -> None:
+    response = admin_client_logged.post(
+        reverse("connections:oauthclient-new"),
+        {"name": "Entra", "provider": "microsoft", "tenant_id": tenant, "client_id": "id"},
+    )
+    assert response.context["form"].errors["tenant_id"]
+    assert not OAuthClient.objects.exists()
+
+
+def test_a_name_of_spaces_is_refused_as_blank() -> None:
+    from django.core.exceptions import ValidationError
+
+    service = BusinessService(name="   ")
+    with pytest.raises(ValidationError) as refused:
+        service.full_clean()
+    assert "name" in refused.value.message_dict
