@@ -203,6 +203,8 @@ OAUTH2_PROVIDER = {
     },
     "DEFAULT_SCOPES": ["read"],
     "PKCE_REQUIRED": True,
+    # Access and refresh tokens are stored as SHA-256 checksums only, never as usable values.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
 }
 

@@ -28,9 +28,12 @@ from connections import crypto
 
 PORT_VALIDATORS = [MinValueValidator(1), MaxValueValidator(65535)]
 # It becomes part of the Microsoft endpoint URLs: a keyword, a tenant GUID or a domain.
+TENANT_ID_FORMS = (
+    r"common|organizations|consumers|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+    r"|([A-Za-z0-9-]+\.)+[A-Za-z]{2,}"
+)
 TENANT_ID = RegexValidator(
-    r"^(common|organizations|consumers|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
-    r"|([A-Za-z0-9-]+\.)+[A-Za-z]{2,})$",
+    rf"^({TENANT_ID_FORMS})$",
     "Use common, organizations, consumers, a tenant id (GUID) or a domain such as "
     "contoso.onmicrosoft.com.",
 )

@@ -172,7 +172,7 @@ def test_issue_token_gives_the_scopes_asked_for(client: Any, operator: Any) -> N
 
 def test_issue_token_sets_the_expiry_in_days(operator: Any) -> None:
     token = issue_token("--user", "operator", "--expires-days", "2")
-    expires = AccessToken.objects.get(token=token).expires
+    expires = AccessToken.objects.get(token_checksum=checksum(token)).expires
     assert (
         timezone.now() + datetime.timedelta(days=1)
         < expires
@@ -195,3 +195,27 @@ def test_a_token_of_another_application_acts_as_that_owner(
 ) -> None:
     token = issue(make_app(viewer, "viewer scripts"), "read")
     assert Api(client, token).get(CONNECTIONS).status_code == 200
+
+
+def checksum(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def test_an_issued_token_is_stored_only_as_a_checksum(operator: Any) -> None:
+    raw = issue_token("--user", "operator")
+    stored = AccessToken.objects.get(token_checksum=checksum(raw))
+    assert stored.token == ""
+    assert not AccessToken.objects.filter(token=raw).exists()
+
+
+def test_o_token_tokens_work_but_are_not_stored_usable(
+    client: Any, operator_app: Application
+) -> None:
+    response = client.post(
+        "/o/token/",
+        {"grant_type": "client_credentials", "scope": "read"},
+        HTTP_AUTHORIZATION=basic_auth(operator_app),
+    )
+    raw = response.json()["access_token"]
+    assert Api(client, raw).get(CONNECTIONS).status_code == 200
+    assert AccessToken.objects.get(token_checksum=checksum(raw)).token == ""

@@ -111,8 +111,8 @@ def test_an_id_too_large_for_the_database_is_404(admin_client_logged: object) ->
 
 @pytest.mark.parametrize(
     "url",
-    ["/connections/", "/admin/connections/emailconnection/", "/api/v1/connections/"],
+    ["/connections/", "/admin/connections/emailconnection/", "/templates/?q=x"],
 )
-def test_a_nul_in_any_query_string_is_a_400(admin_client_logged: object, url: str) -> None:
-    response = admin_client_logged.get(url, {"q": "a\x00b", "search": "x"})
+def test_a_nul_in_a_page_query_string_is_a_400(admin_client_logged: object, url: str) -> None:
+    response = admin_client_logged.get(url, {"q": "a\x00b"})
     assert response.status_code == 400

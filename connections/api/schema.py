@@ -216,6 +216,7 @@ def strict(component: dict[str, Any]) -> None:
     """No unknown keys; strings as the API checks them (DRF refuses NUL and blanks)."""
     component["additionalProperties"] = False
     for prop in component.get("properties", {}).values():
+        blank_or_pattern(prop)
         strict_string(prop)
 
 
@@ -223,14 +224,23 @@ def as_stored(component: dict[str, Any]) -> None:
     """A response shows what is stored; input patterns (and URL syntax) are no promise
     about it: e.g. a Microsoft endpoint is derived from the Tenant ID as typed."""
     for prop in component.get("properties", {}).values():
-        for alternative in [prop, *prop.get("oneOf", [])]:
+        blank_or_pattern(prop)
+        for alternative in [prop, *prop.get("anyOf", [])]:
             alternative.pop("pattern", None)
             if alternative.get("format") == "uri":
                 del alternative["format"]
 
 
+def blank_or_pattern(prop: dict[str, Any]) -> None:
+    # drf-spectacular writes a blank-or-pattern field as oneOf [pattern, maxLength 0]; where
+    # the pattern admits "" too (or is dropped), "" matches both and oneOf refuses it.
+    alternatives = prop.get("oneOf", [])
+    if alternatives and all(a.get("type") == "string" for a in alternatives):
+        prop["anyOf"] = prop.pop("oneOf")
+
+
 def strict_string(prop: dict[str, Any]) -> None:
-    for alternative in prop.get("oneOf", []):
+    for alternative in prop.get("oneOf", []) + prop.get("anyOf", []):
         strict_string(alternative)
     if "pattern" in prop and prop.get("format") == "uri":
         del prop["format"]  # the pattern says it, in a form a generator can follow

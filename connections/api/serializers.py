@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from connections.api.fields import (
@@ -27,7 +28,13 @@ from connections.api.fields import (
     StrictIntegerField,
     StrictURLField,
 )
-from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient
+from connections.models import (
+    TENANT_ID_FORMS,
+    BusinessService,
+    EmailConnection,
+    EmailTemplate,
+    OAuthClient,
+)
 
 # The http(s) URLs an endpoint may be: a subset of what Django's URLValidator accepts, so
 # that the schema's pattern and the API agree exactly.
@@ -243,10 +250,22 @@ def endpoint_input(label: str) -> StrictURLField:
     )
 
 
+@extend_schema_field({"type": "string", "maxLength": 100, "pattern": rf"^(|{TENANT_ID_FORMS})$"})
+class TenantIdField(serializers.CharField):
+    """The model checks it (full_clean); the schema states the same rule as one pattern,
+    where drf-spectacular would render blank-or-pattern as a oneOf that "" matches twice."""
+
+
 class OAuthClientSerializer(RecordSerializer):
     """An OAuth Client: this app's registration at Microsoft, Google or another provider."""
 
     client_secret = secret_input("Client Secret")
+    tenant_id = TenantIdField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="Microsoft only: common, organizations, consumers, a tenant id or a domain.",
+    )
     authorization_endpoint = endpoint_input("Authorization endpoint")
     token_endpoint = endpoint_input("Token endpoint")
     client_secret_set = serializers.SerializerMethodField()

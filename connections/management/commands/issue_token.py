@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
-from oauth2_provider.models import AccessToken, Application
+from oauth2_provider.models import AccessToken, Application, set_token_value
 from oauthlib.common import generate_token
 
 
@@ -43,17 +43,20 @@ class Command(BaseCommand):
         if options["expires_days"] < 1:
             raise CommandError("--expires-days must be at least 1.")
         expires = timezone.now() + datetime.timedelta(days=options["expires_days"])
-        token = AccessToken.objects.create(
+        raw = generate_token()
+        token = AccessToken(
             user=user,
             application=self.application_for(user),
-            token=generate_token(),
             scope=" ".join(scopes),
             expires=expires,
         )
+        # Only a checksum is stored when token storage is hashed (settings.OAUTH2_PROVIDER).
+        set_token_value(token, raw)
+        token.save()
         self.stderr.write(
             f"Token for {user.username}, scopes {token.scope}, expires {expires:%Y-%m-%d %H:%M %Z}."
         )
-        self.stdout.write(token.token)
+        self.stdout.write(raw)
 
     def application_for(self, user: Any) -> Application:
         app, _ = Application.objects.get_or_create(
