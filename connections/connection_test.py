@@ -15,7 +15,7 @@ from django.utils import timezone
 from connections.mail import probe
 from connections.mail.report import Report
 from connections.models import EmailConnection
-from connections.records import save_state
+from connections.records import save_state, tracked_fields
 
 log = logging.getLogger(__name__)
 
@@ -127,21 +127,10 @@ def run_test(
     return report
 
 
-SETTINGS = (
-    "connection_type",
-    "smtp_server",
-    "smtp_port",
-    "imap_server",
-    "imap_port",
-    "enable_ssl",
-    "enable_starttls",
-    "email_address",
-    "authentication",
-    "user_name",
-    "oauth_client_id",
-    "trash_folder",
-)
+# What a Test depends on: the versioned settings less those that only name or group it.
+NOT_TESTED = {"name", "description", "system_connection", "password_changed_at"}
 
 
 def same_settings(connection: EmailConnection, stored: EmailConnection) -> bool:
-    return all(getattr(connection, f) == getattr(stored, f) for f in SETTINGS)
+    fields = [f for f in tracked_fields(EmailConnection) if f not in NOT_TESTED]
+    return all(getattr(connection, f) == getattr(stored, f) for f in fields)

@@ -11,7 +11,7 @@ import ssl
 from typing import TYPE_CHECKING, Any
 
 from connections.mail import tls, xoauth2
-from connections.mail.report import Failed, Recorder, is_timeout
+from connections.mail.report import Failed, Recorder
 
 if TYPE_CHECKING:
     from connections.mail.probe import ProbeParams
@@ -212,22 +212,9 @@ def _text(value: bytes | str | None) -> str:
 
 def _explain(name: str, exc: BaseException, params: ProbeParams) -> str:
     """Hints for the failures that arrive as exceptions rather than as replies."""
-    wait = f"{params.timeout:g} s"
-    if name == "tls":
-        if is_timeout(exc):
-            return f"No TLS handshake within {wait}: check the port and Enable SSL."
-        return tls.hint(exc, implicit=params.ssl, plain_ports=STARTTLS_PORTS)
-    if name == "greeting" and is_timeout(exc):
-        if params.port == 993 and not params.ssl:
-            return "Port 993 expects Enable SSL (implicit TLS)."
-        return (
-            f"The server accepted the connection but sent no greeting within {wait}: if it "
-            "expects implicit TLS turn on Enable SSL, otherwise check the port."
-        )
-    if is_timeout(exc):
-        return f"The server did not answer within {wait}."
-    if isinstance(exc, imaplib.IMAP4.abort | ConnectionError):
-        return "The server closed the connection: see its last reply, or its logs."
+    shared = tls.connection_hint(name, exc, params, 993, STARTTLS_PORTS, closed=imaplib.IMAP4.abort)
+    if shared:
+        return shared
     if name == "greeting":
         return "The server did not greet as an IMAP server: check the port."
     return ""

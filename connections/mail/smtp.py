@@ -13,7 +13,7 @@ from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, Any
 
 from connections.mail import tls, xoauth2
-from connections.mail.report import Failed, Recorder, is_timeout
+from connections.mail.report import Failed, Recorder
 
 if TYPE_CHECKING:
     from connections.mail.probe import ProbeParams
@@ -56,7 +56,7 @@ def _helo_name(sock: socket.socket) -> str:
 def probe(rec: Recorder, params: ProbeParams, sock: socket.socket) -> None:
     client = Client(sock, params.host)
     rec.arm(lambda: client.sock)
-    rec.explain = lambda name, exc: _explain(name, exc, params, client)
+    rec.explain = lambda name, exc: _explain(name, exc, params)
     context = tls.context(params.ca_file)
     try:
         if params.ssl:
@@ -284,22 +284,8 @@ def _reply(code: int, text: bytes | str) -> str:
     return f"{code} {text}".strip()
 
 
-def _explain(name: str, exc: BaseException, params: ProbeParams, client: Client) -> str:
+def _explain(name: str, exc: BaseException, params: ProbeParams) -> str:
     """Hints for the failures that arrive as exceptions rather than as replies."""
-    wait = f"{params.timeout:g} s"
-    if name == "tls":
-        if is_timeout(exc):
-            return f"No TLS handshake within {wait}: check the port and Enable SSL."
-        return tls.hint(exc, implicit=params.ssl, plain_ports=STARTTLS_PORTS)
-    if name == "greeting" and is_timeout(exc):
-        if params.port == 465 and not params.ssl:
-            return "Port 465 expects Enable SSL (implicit TLS)."
-        return (
-            f"The server accepted the connection but sent no greeting within {wait}: if it "
-            "expects implicit TLS turn on Enable SSL, otherwise check the port."
-        )
-    if is_timeout(exc):
-        return f"The server did not answer within {wait}."
-    if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError):
-        return "The server closed the connection: see its last reply, or its logs."
-    return ""
+    return tls.connection_hint(
+        name, exc, params, 465, STARTTLS_PORTS, closed=smtplib.SMTPServerDisconnected
+    )

@@ -67,3 +67,33 @@ def hint(exc: BaseException, implicit: bool, plain_ports: str) -> str:
     if broken:
         return f"The TLS handshake after STARTTLS failed ({exc}): check the server's TLS setup."
     return ""
+
+
+def connection_hint(
+    name: str,
+    exc: BaseException,
+    params: Any,
+    ssl_port: int,
+    plain_ports: str,
+    closed: type[BaseException],
+) -> str:
+    """Hints for transport failures shared by SMTP and IMAP (TLS, silent servers, hang-ups)."""
+    from connections.mail.report import is_timeout
+
+    wait = f"{params.timeout:g} s"
+    if name == "tls":
+        if is_timeout(exc):
+            return f"No TLS handshake within {wait}: check the port and Enable SSL."
+        return hint(exc, implicit=params.ssl, plain_ports=plain_ports)
+    if name == "greeting" and is_timeout(exc):
+        if params.port == ssl_port and not params.ssl:
+            return f"Port {ssl_port} expects Enable SSL (implicit TLS)."
+        return (
+            f"The server accepted the connection but sent no greeting within {wait}: if it "
+            "expects implicit TLS turn on Enable SSL, otherwise check the port."
+        )
+    if is_timeout(exc):
+        return f"The server did not answer within {wait}."
+    if isinstance(exc, closed | ConnectionError):
+        return "The server closed the connection: see its last reply, or its logs."
+    return ""
