@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PIP := PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(VENV)/bin/pip
+PIP := $(VENV)/bin/pip
 PORT ?= 8000
 
 .PHONY: run test setup setup-dev system-packages lint check pytest pytest-postgres bench clean
