@@ -40,6 +40,18 @@ def new_fernet_key() -> str:
     return Fernet.generate_key().decode()
 
 
+def new_rsa_key() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
 DEBUG = env_bool("DJANGO_DEBUG")
 SECRET_KEY = env("DJANGO_SECRET_KEY") or local_secret(
     "secret_key", lambda: secrets.token_urlsafe(50)
@@ -200,8 +212,17 @@ OAUTH2_PROVIDER = {
         "read": "Read records",
         "write": "Create, change and delete records",
         "test": "Test connections",
+        "openid": "Sign you in (OpenID Connect)",
+        "email": "Your email address",
+        "profile": "Your user name and full name",
+        "introspection": "Check tokens (mail servers)",
     },
     "DEFAULT_SCOPES": ["read"],
+    # OpenID Connect: ID tokens and /o/userinfo/ for the "Local test provider" of demo data
+    # and tests, which stands in for Microsoft and Google; RS256-signed with this key.
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": env("OIDC_RSA_PRIVATE_KEY") or local_secret("oidc.key", new_rsa_key),
+    "OAUTH2_VALIDATOR_CLASS": "connections.api.oauth_server.Validator",
     "PKCE_REQUIRED": True,
     # Access and refresh tokens are stored as SHA-256 checksums only, never as usable values.
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,

@@ -2,11 +2,15 @@
 
 Loaded as a pytest plugin (`pytest_plugins = ["tests.mailservers"]`). Every account is
 alice / s3cret; XOAUTH2 takes the token tok-123 (SMTP user alice@example.com, IMAP user alice).
+`smtp_oauth` and `imap_oauth` accept XOAUTH2 only, for a bearer token that is active at the
+app's own /o/introspect/ (live_server) and belongs to the XOAUTH2 user.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import binascii
 import contextlib
 import datetime
 import email
@@ -30,8 +34,10 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
 from cryptography import x509
@@ -43,6 +49,9 @@ HOST = "127.0.0.1"
 USER, PASSWORD = "alice", "s3cret"
 OAUTH_USER, TOKEN = "alice@example.com", "tok-123"
 DOVECOT = "/usr/sbin/dovecot"
+
+# The introspecting servers below check tokens at this app's own /o/introspect/.
+pytest_plugins = ["tests.oauth_provider"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -425,3 +434,250 @@ def _create_folder(server: ImapServer, name: str) -> None:
         client.create(name)
     finally:
         client.logout()
+
+
+# --- XOAUTH2 checked at this app's own OAuth server (live_server /o/introspect/) -----------
+
+
+@dataclass
+class OAuthSmtpServer:
+    host: str
+    port: int
+    introspection: Any  # tests.oauth_provider.Introspection
+    messages: list[Received] = field(default_factory=list)
+    # One entry per AUTH: the XOAUTH2 user and what /o/introspect/ said of the token.
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def introspect(introspection: Any, token: str) -> dict[str, Any]:
+    """RFC 7662 introspection as a resource server (HTTP Basic); {} when it cannot say."""
+    try:
+        response = requests.post(
+            introspection.url,
+            data={"token": token},
+            auth=(introspection.client_id, introspection.client_secret),
+            timeout=5,
+        )
+        return response.json() if response.status_code == 200 else {}
+    except (requests.RequestException, ValueError):
+        return {}
+
+
+def xoauth2_fields(raw: bytes) -> tuple[str, str]:
+    """(user, bearer token) of an XOAUTH2 initial response: user=..^Aauth=Bearer ..^A^A"""
+    parts = dict(p.split("=", 1) for p in raw.decode(errors="replace").split("\x01") if "=" in p)
+    auth = parts.get("auth", "")
+    return parts.get("user", ""), auth[7:] if auth.lower().startswith("bearer ") else ""
+
+
+class IntrospectingHandler:
+    """XOAUTH2 only, for a token active at /o/introspect/ whose username is the XOAUTH2 user.
+
+    No other member may be named auth_*: aiosmtpd would offer it as a mechanism.
+    """
+
+    def __init__(self, server: OAuthSmtpServer) -> None:
+        self.server = server
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        login = session.auth_data.login.decode() if session.auth_data else ""
+        self.server.messages.append(
+            Received(envelope.mail_from, list(envelope.rcpt_tos), message, login)
+        )
+        return "250 OK"
+
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
+        if len(args) == 1:
+            raw = await server.challenge_auth("")
+            if raw is MISSING:
+                return AuthResult(success=False, handled=False)
+        else:
+            try:
+                raw = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        user, token = xoauth2_fields(raw)
+        # introspection is a blocking HTTP call: keep it off the server's event loop
+        info = (
+            await asyncio.to_thread(introspect, self.server.introspection, token) if token else {}
+        )
+        self.server.checks.append(
+            {"user": user, "active": info.get("active") is True, "username": info.get("username")}
+        )
+        if info.get("active") is True and user and info.get("username") == user:
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        await server.challenge_auth(
+            json.dumps({"status": "401", "schemes": "Bearer", "scope": "email"})
+        )
+        return AuthResult(
+            success=False, handled=False, message="535 5.7.8 Username and Password not accepted"
+        )
+
+
+@pytest.fixture(scope="session")
+def _smtp_oauth_server(introspection: Any) -> Iterator[OAuthSmtpServer]:
+    server = OAuthSmtpServer(HOST, free_port(), introspection)
+    controller = Controller(
+        IntrospectingHandler(server),
+        hostname=HOST,
+        port=server.port,
+        server_hostname="localhost",
+        auth_required=True,
+        auth_require_tls=False,  # loopback only
+        auth_exclude_mechanism=["LOGIN", "PLAIN"],
+    )
+    controller.start()
+    yield server
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_oauth(_smtp_oauth_server: OAuthSmtpServer, introspection_client: Any) -> OAuthSmtpServer:
+    """Plain SMTP offering AUTH XOAUTH2 only, checked at the live server's /o/introspect/."""
+    _smtp_oauth_server.messages.clear()
+    _smtp_oauth_server.checks.clear()
+    return _smtp_oauth_server
+
+
+DOVECOT_OAUTH_CONF = string.Template("""\
+base_dir = $dir/run
+state_dir = $dir/state
+log_path = $dir/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+default_internal_user = $user
+default_internal_group = $group
+default_login_user = $user
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = xoauth2 oauthbearer
+auth_failure_delay = 0
+auth_verbose = yes
+service imap-login {
+  chroot =
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $port
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+# rootless: every service that chroots by default must not
+service imap {
+  chroot =
+}
+service anvil {
+  chroot =
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+service ipc {
+  chroot =
+}
+service old-stats {
+  chroot =
+}
+service aggregator {
+  chroot =
+}
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $dir/dovecot-oauth2.conf.ext
+}
+userdb {
+  driver = static
+  args = uid=$user gid=$group home=$dir/home/%u
+}
+mail_location = maildir:~/Maildir
+namespace inbox {
+  inbox = yes
+  separator = /
+}
+""")
+
+# DOT answers the Django username ("username"), not the email Dovecot looks for by default.
+DOVECOT_OAUTH2_EXT = string.Template("""\
+introspection_mode = post
+introspection_url = $url
+username_attribute = username
+active_attribute = active
+active_value = true
+force_introspection = yes
+timeout_msecs = 5000
+""")
+
+
+@dataclass
+class OAuthImapServer:
+    host: str
+    port: int
+    folder: Path
+    owner: str  # the system user Dovecot runs as
+    trash: str = "Trash"
+
+    def log(self) -> str:
+        return _logs(self.folder)
+
+    def make_mailbox(self, user: str) -> None:
+        """An INBOX and a Trash folder (Maildir++: .Trash) for `user`, as Dovecot's own user."""
+        maildir = self.folder / "home" / user.lower() / "Maildir"
+        for box in (maildir, maildir / f".{self.trash}"):
+            for sub in ("cur", "new", "tmp"):
+                (box / sub).mkdir(parents=True, exist_ok=True)
+        for path in [maildir.parent, *maildir.parent.rglob("*")]:
+            shutil.chown(path, self.owner)
+
+
+@pytest.fixture(scope="session")
+def _imap_oauth_server(introspection: Any) -> Iterator[OAuthImapServer]:
+    if not os.path.exists(DOVECOT):
+        pytest.fail(f"{DOVECOT} is missing: apt-get install -y dovecot-imapd", pytrace=False)
+    folder = Path(tempfile.mkdtemp(prefix="dovecot-oauth-"))
+    folder.chmod(0o700)  # it holds the introspection secret
+    as_user = pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() else "nobody"
+    server = OAuthImapServer(HOST, free_port(), folder, as_user)
+    group = grp.getgrgid(pwd.getpwnam(as_user).pw_gid).gr_name
+    split = urlsplit(introspection.url)
+    url = split._replace(
+        netloc=f"{introspection.client_id}:{introspection.client_secret}@{split.netloc}"
+    ).geturl()
+    (folder / "dovecot-oauth2.conf.ext").write_text(DOVECOT_OAUTH2_EXT.substitute(url=url))
+    conf = folder / "dovecot.conf"
+    conf.write_text(
+        DOVECOT_OAUTH_CONF.substitute(dir=folder, user=as_user, group=group, port=server.port)
+    )
+    for sub in ("run", "state", "home"):  # base_dir starts empty: a stale socket costs 5 s
+        (folder / sub).mkdir()
+    shutil.chown(folder, as_user, group)
+    for path in folder.rglob("*"):
+        shutil.chown(path, as_user, group)
+    run_as = ["runuser", "-u", as_user, "--"] if os.geteuid() == 0 else []
+    # stdio must not be a pipe: the daemon would hold it open and hang whoever reads it
+    with open(folder / "start.log", "wb") as log:
+        started = subprocess.run(
+            [*run_as, DOVECOT, "-c", str(conf)], stdin=subprocess.DEVNULL, stdout=log, stderr=log
+        )
+    try:
+        if started.returncode != 0 or not _wait_for_port(server.port):
+            pytest.fail(f"Dovecot (oauth2) did not start:\n{_logs(folder)}", pytrace=False)
+        yield server
+    finally:
+        subprocess.run(
+            [*run_as, "doveadm", "-c", str(conf), "stop"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def imap_oauth(_imap_oauth_server: OAuthImapServer, introspection_client: Any) -> OAuthImapServer:
+    """Dovecot whose oauth2 passdb introspects at the live server: XOAUTH2 and OAUTHBEARER
+    only (no password login at all)."""
+    return _imap_oauth_server
