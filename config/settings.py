@@ -7,9 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("APP_VAR_DIR", BASE_DIR / "var"))
+# A checkout keeps templates/ and static/ beside config/; the installed wheel ships them
+# inside the config package (pyproject.toml maps them there).
+CHECKOUT = (BASE_DIR / "manage.py").exists()
+SHIPPED_DIR = BASE_DIR if CHECKOUT else Path(__file__).resolve().parent
+VAR_DIR = Path(os.environ.get("APP_VAR_DIR", (BASE_DIR if CHECKOUT else Path.cwd()) / "var"))
 
 
 def env(name: str, default: str = "") -> str:
@@ -84,6 +89,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -101,7 +107,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [SHIPPED_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -127,6 +133,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "NAME": str(Path(tempfile.gettempdir()) / f"email-connections-test-{os.getpid()}.sqlite3")
     }
 
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -143,13 +150,20 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT") or (BASE_DIR if CHECKOUT else VAR_DIR) / "staticfiles")
+STATICFILES_DIRS = [SHIPPED_DIR / "static"]
+# Production runs collectstatic once and serves hashed, compressed copies (far-future
+# caching); without it WhiteNoise serves the files straight from the apps (tests, make run).
+STATIC_COLLECTED = env_bool("DJANGO_STATIC_COLLECTED")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_COLLECTED
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
-WHITENOISE_USE_FINDERS = True
+WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -159,6 +173,30 @@ MESSAGE_TAGS = {40: "danger"}
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# HTTPS (production): HSTS, redirect to https, and the load balancer's X-Forwarded-Proto.
+SECURE_HSTS_SECONDS = int(env("DJANGO_SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT")
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe it over plain http
+if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# No inline script or style anywhere: pages load app.css and static/connections/*.js only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
 # Test button: per-stage timeout, whole-test bound, extra CA bundle, and rate limit per user.
@@ -206,6 +244,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "/api/docs/assets/redoc",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     "SWAGGER_UI_OAUTH2_CONFIG": {"usePkceWithAuthorizationCodeGrant": True},
+    # Two choice sets share the field name "status": name each one.
+    "ENUM_NAME_OVERRIDES": {
+        "ConnectionStatusEnum": "connections.models.EmailConnection.Status",
+        "StageStatusEnum": ["ok", "failed", "skipped"],
+    },
 }
 OAUTH2_PROVIDER = {
     "SCOPES": {
@@ -227,6 +270,24 @@ OAUTH2_PROVIDER = {
     # Access and refresh tokens are stored as SHA-256 checksums only, never as usable values.
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+}
+
+# RFC 9700 (OAuth 2.0 Security BCP): authorization code with PKCE S256 only, tokens only in
+# the Authorization header, a replayed refresh token revokes its whole family, the `iss`
+# authorization-response parameter, https redirect URIs (http only to loopback, allowed by
+# connections.api.oauth_views). Each gate True also turns a regression into a check error.
+OAUTH2_PROVIDER |= {
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
 }
 
 LOGGING = {

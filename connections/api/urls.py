@@ -6,7 +6,7 @@ from pathlib import Path
 import drf_spectacular_sidecar
 from django.urls import path, re_path
 from django.views.static import serve
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
 from connections.api import schema, seed_views, views  # noqa: F401 (schema: registers auth)
@@ -28,7 +28,8 @@ COMPOSER = "cam/composer/api/v1/smtpconnections"
 
 urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its start-up script from /api/docs/?script: no inline script (CSP).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(
         r"^api/docs/assets/(?P<path>(swagger-ui-dist|redoc)/.+)$",
         serve,
