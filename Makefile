@@ -29,10 +29,11 @@ system-packages:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
 	fi
 
+# The web server and the background worker (run_huey) together: Ctrl-C stops both.
 run: setup
 	$(PY) manage.py demo_data
-	@echo "Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@echo "Serving on http://127.0.0.1:$(PORT)/ with the background worker (Ctrl-C stops both)"
+	$(PY) manage.py serve 127.0.0.1:$(PORT)
 
 lint:
 	$(VENV)/bin/ruff check .

@@ -5,6 +5,7 @@ import secrets
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -84,6 +85,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "oauth2_provider",
+    "huey.contrib.djhuey",
     "connections",
 ]
 
@@ -133,6 +135,39 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "NAME": str(Path(tempfile.gettempdir()) / f"email-connections-test-{os.getpid()}.sqlite3")
     }
 
+
+def postgres_dsn(database: dict[str, Any]) -> str:
+    """libpq connection string of a Django PostgreSQL database (its OPTIONS, less Django's own)."""
+    from psycopg.conninfo import make_conninfo
+
+    django_only = {"assume_role", "isolation_level", "pool", "server_side_binding"}
+    params = {k: v for k, v in database.get("OPTIONS", {}).items() if k not in django_only}
+    for key in ["NAME", "USER", "PASSWORD", "HOST", "PORT"]:
+        if database.get(key):
+            params["dbname" if key == "NAME" else key.lower()] = str(database[key])
+    return make_conninfo(**params)
+
+
+def huey_settings(database: dict[str, Any]) -> dict[str, Any]:
+    """The background worker's queue: Redis with HUEY_REDIS_URL, else the PostgreSQL database
+    itself (every app server and worker machine shares it), else a SQLite file in var/."""
+    common = {
+        "name": "email-connections",
+        # Explicit, because djhuey's default is DEBUG: immediate mode runs jobs inline, in memory.
+        "immediate": env_bool("HUEY_IMMEDIATE"),
+        "utc": True,
+        # `run_huey -w N` / `-k process` override these per worker process.
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+    if env("HUEY_REDIS_URL"):
+        return common | {"huey_class": "huey.RedisHuey", "url": env("HUEY_REDIS_URL")}
+    if database["ENGINE"].endswith(("postgresql", "postgis")):
+        return common | {"huey_class": "huey.PostgresHuey", "dsn": postgres_dsn(database)}
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    return common | {"huey_class": "huey.SqliteHuey", "filename": str(VAR_DIR / "huey.sqlite3")}
+
+
+HUEY = huey_settings(DATABASES["default"])
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -295,6 +330,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # run_huey gives it a handler of its own (timestamps, -V, --logfile): not twice.
+        "huey": {"propagate": False},
+    },
 }
 SIMPLE_HISTORY_REVERT_DISABLED = True  # Restore lives in the Versions tab, with its own permission
