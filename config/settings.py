@@ -330,10 +330,14 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # oauthlib and requests-oauthlib log whole token exchanges at DEBUG: never below INFO.
+    # (Every record is redacted anyway: connections/redaction.py.)
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # run_huey gives it a handler of its own (timestamps, -V, --logfile): not twice.
         "huey": {"propagate": False},
+        "oauthlib": {"level": "INFO"},
+        "requests_oauthlib": {"level": "INFO"},
     },
 }
 SIMPLE_HISTORY_REVERT_DISABLED = True  # Restore lives in the Versions tab, with its own permission

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class ConnectionsConfig(AppConfig):
     name = "connections"
     verbose_name = "Email Connections"
+
+    def ready(self) -> None:
+        from connections import redaction
+
+        redaction.install()

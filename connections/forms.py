@@ -44,17 +44,13 @@ class RecordForm(forms.ModelForm):
         )
 
     def m2m_data(self) -> dict[str, list]:
-        data = {
+        """The many-to-many values typed; records.save_record keeps the memberships the
+        editor cannot see."""
+        return {
             f.name: list(self.cleaned_data[f.name])
             for f in self.instance._meta.many_to_many
             if f.name in self.cleaned_data
         }
-        if "business_services" in data and self.instance.pk:
-            # Memberships in services the editor cannot see are not theirs to remove.
-            offered = self.fields["business_services"].queryset
-            hidden = self.instance.business_services.exclude(pk__in=offered.values("pk"))
-            data["business_services"] += list(hidden)
-        return data
 
     def disable_all(self) -> None:
         for field in self.fields.values():

@@ -39,6 +39,12 @@ TENANT_ID = RegexValidator(
 )
 
 
+PASSWORD_UNBOUND = (
+    "The server changed: type the password again (a stored password is only sent to the "
+    "server, port and user it was stored for)."
+)
+
+
 class RecordHistory(HistoricalRecords):
     """History written once per saved change by `records.save_record`.
 
@@ -135,6 +141,8 @@ class Record(models.Model):
         """Store a secret encrypted; returns whether it changed. Blank keeps the stored one."""
         if not plaintext:
             return False
+        # Typed in this change (even if equal to the stored one): it may go to a new server.
+        self.typed_secrets = {*getattr(self, "typed_secrets", ()), field}
         column = f"{field}_enc"
         current = getattr(self, column)
         if current and self.get_secret(field) == plaintext:
@@ -153,6 +161,16 @@ class Record(models.Model):
 
     def has_secret(self, field: str) -> bool:
         return bool(getattr(self, f"{field}_enc"))
+
+    def typed_secret(self, field: str) -> bool:
+        return field in getattr(self, "typed_secrets", ())
+
+    def bind_to(self, current: "Record") -> None:
+        """Before an update is stored: secrets that cannot follow the change are dropped.
+
+        `current` is the stored row. Record types whose secrets are bound to an endpoint
+        override this; the default binds nothing.
+        """
 
 
 def history(*excluded: str, m2m: tuple[str, ...] = ("business_services",)) -> RecordHistory:
@@ -399,6 +417,45 @@ class EmailConnection(GroupedRecord):
     def port(self) -> int:
         return self.smtp_port if self.is_outgoing else self.imap_port
 
+    def endpoint(self) -> tuple[str, str, int, str]:
+        """Where a stored password or token goes: Type, server, port and user."""
+        return (
+            self.connection_type,
+            (self.server or "").strip().lower(),
+            int(self.port or 0),
+            self.user_name,
+        )
+
+    def unbound_password(self, current: "EmailConnection | None") -> bool:
+        """True when the stored password would follow this change to another endpoint."""
+        return bool(
+            current is not None
+            and current.has_secret("password")
+            and not self.typed_secret("password")
+            and self.endpoint() != current.endpoint()
+        )
+
+    def bind_to(self, current: "EmailConnection") -> None:
+        """A stored password or OAuth token is only ever sent where it was stored for.
+
+        A password that no longer applies (another Authentication) is forgotten when the
+        endpoint changes; one that applies must be typed again (clean() says so). Tokens are
+        forgotten when the endpoint or the OAuth Client changes.
+        """
+        if self.unbound_password(current):
+            if "password" in self.applicable_fields():
+                raise ValidationError({"password": PASSWORD_UNBOUND})
+            self.clear_secret("password")
+        moved = self.endpoint() != current.endpoint()
+        if self.oauth_client_id != current.oauth_client_id or moved:
+            self.forget_authorization()
+
+    def forget_authorization(self) -> None:
+        """Reset every authorization-state field (tokens included) to its default."""
+        for name in self.state_fields:
+            if name.startswith("oauth_"):
+                setattr(self, name, self._meta.get_field(name).get_default())
+
     @property
     def status(self) -> str:
         if self.last_test_ok is None:
@@ -452,6 +509,10 @@ class EmailConnection(GroupedRecord):
             errors["user_name"] = "Required for Password and OAuth 2.0 authentication."
         if "oauth_client" in applies and not self.oauth_client_id:
             errors["oauth_client"] = "Choose the OAuth Client used to authorize this connection."
+        if "password" in applies and self.pk:
+            current = EmailConnection.objects.filter(pk=self.pk).first()
+            if self.unbound_password(current):
+                errors["password"] = PASSWORD_UNBOUND
         if not self.is_outgoing:
             self.system_connection = False
         if self.system_connection:

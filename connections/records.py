@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from connections.models import EmailConnection, OAuthClient, Record
+from connections.models import BusinessService, EmailConnection, OAuthClient, Record
 
 
 class StaleRecord(Exception):
@@ -85,7 +85,14 @@ def save_record(
         current = model.objects.select_for_update().get(pk=record.pk)
         if expected_version is not None and current.version != expected_version:
             raise StaleRecord(current)
+        # Runtime state (tokens a worker may have just rotated, the last test) is not the
+        # editor's to write back: take the locked row's, then drop what cannot follow.
+        for name in model.state_fields:
+            setattr(record, name, getattr(current, name))
+        record.bind_to(current)
+        m2m = keep_hidden_memberships(record, m2m, user)
         if snapshot(current) == snapshot(record, m2m):
+            record.typed_secrets = set()
             return SaveResult(record, created=False, changed=False)
         # The conditional update is what makes two concurrent Updates safe on any database.
         bumped = model.objects.filter(pk=record.pk, version=current.version).update(
@@ -109,7 +116,26 @@ def save_record(
     record._history_user = user
     record._change_reason = reason or None
     model.history_tracker.create_historical_record(record, "+" if creating else "~")
+    record.typed_secrets = set()  # typed for this change only
     return SaveResult(record, created=creating, changed=True)
+
+
+def keep_hidden_memberships(
+    record: Record, m2m: dict[str, Iterable] | None, user: object
+) -> dict[str, Iterable] | None:
+    """Memberships in Business Services the actor cannot see are not theirs to change.
+
+    Whoever saves (page, admin, API, seed API, Restore, import), a service the actor is
+    not a member of keeps exactly its current membership: never removed, never added.
+    Superusers and the system (no user) see every service.
+    """
+    if not m2m or "business_services" not in m2m or user is None or user.is_superuser:
+        return m2m
+    visible = set(BusinessService.objects.of_member(user).values_list("pk", flat=True))
+    wanted = {getattr(s, "pk", s) for s in m2m["business_services"]}
+    stored = set(record.business_services.values_list("pk", flat=True))
+    kept = (wanted & visible) | (stored - visible)
+    return {**m2m, "business_services": sorted(kept)}
 
 
 def save_state(record: Record, **values: object) -> None:

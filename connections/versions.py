@@ -173,13 +173,16 @@ class RestoreRefused(Exception):
     pass
 
 
-def restore(record: Record, number: int, user: object) -> records.SaveResult:
+def restore(record: Record, number: int, user: object, password: str = "") -> records.SaveResult:
     """Write version `number`'s settings as a new version.
 
-    Secrets and OAuth tokens are never restored: the current ones stay.
+    Secrets and OAuth tokens are never restored: the current ones stay, where they may
+    (a version with another server, port or user needs the password typed again).
     """
     model = type(record)
     old = version_by_number(record, number)
+    if password and "password_enc" in model.secret_fields:
+        record.set_secret("password", password)
     for name, value in old.values.items():
         if name.endswith(SECRET_MARKER_SUFFIX) or name in m2m_names(model):
             continue

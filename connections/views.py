@@ -439,7 +439,7 @@ def record_copy(request: HttpRequest, kind: Kind, pk: int) -> HttpResponse:
 def record_restore(request: HttpRequest, kind: Kind, pk: int, number: int) -> HttpResponse:
     record = _record_for_action(request, kind, pk, "restore")
     try:
-        result = versions.restore(record, number, request.user)
+        result = versions.restore(record, number, request.user, request.POST.get("password", ""))
     except LookupError as exc:
         raise Http404(str(exc)) from exc
     except (versions.RestoreRefused, records.NameTaken) as exc:

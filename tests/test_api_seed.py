@@ -113,7 +113,8 @@ def test_the_documented_patch_changes_only_the_named_parameters(api: Any, outgoi
 
 
 def test_a_patch_makes_a_new_version_by_the_tokens_user(api: Any, outgoing: Any) -> None:
-    body = {"id": outgoing.pk, "connection_parameters": [{"name": "port", "value": 2525}]}
+    parameters = [{"name": "email_address", "value": "bob@example.com"}]
+    body = {"id": outgoing.pk, "connection_parameters": parameters}
     response = api.post(f"{COMPOSER}/patchConnectionParametersById", body)
     assert (response.json()["version"], response.json()["updated_by"]) == (2, "operator")
 

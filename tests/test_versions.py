@@ -28,7 +28,7 @@ def update(connection: EmailConnection, user: object, **values: object) -> Email
 def three_versions(admin_user: object) -> EmailConnection:
     """Version 1: port 2525, password "first"; 2: port 2600; 3: port 2700, password "third"."""
     connection = make_connection(admin_user, password="first")
-    update(connection, admin_user, smtp_port=2600, description="second")
+    update(connection, admin_user, smtp_port=2600, description="second", password="first")
     return update(connection, admin_user, smtp_port=2700, password="third")
 
 
@@ -81,26 +81,40 @@ def test_compare_needs_two_versions(
     assert "Select two versions to compare." in text(response)
 
 
-def test_restoring_version_1_of_three_makes_version_4_with_the_current_password(
+def test_restoring_version_1_of_three_makes_version_4_with_the_password_typed(
     admin_client_logged: object, three_versions: EmailConnection
 ) -> None:
-    response = admin_client_logged.post(url("restore", three_versions.pk, 1), follow=True)
+    # version 1 uses another port: the stored password may only go there when typed again
+    response = admin_client_logged.post(
+        url("restore", three_versions.pk, 1), {"password": "retyped"}, follow=True
+    )
     assert "restored as version 4" in text(response)
     restored = EmailConnection.objects.get(pk=three_versions.pk)
     assert restored.version == 4
     assert restored.smtp_port == 2525
     assert restored.description == ""
-    assert restored.get_secret("password") == "third"
+    assert restored.get_secret("password") == "retyped"
     latest = restored.history.latest()
     assert latest.history_change_reason == "Restored version 1"
     assert latest.history_user.username == "admin"
+
+
+def test_restoring_another_port_without_the_password_is_refused_and_keeps_it(
+    admin_client_logged: object, three_versions: EmailConnection
+) -> None:
+    response = admin_client_logged.post(url("restore", three_versions.pk, 1), follow=True)
+    assert "type the password again" in text(response)
+    current = EmailConnection.objects.get(pk=three_versions.pk)
+    assert (current.version, current.smtp_port) == (3, 2700)
+    assert current.get_secret("password") == "third"
 
 
 def test_a_restore_does_not_restore_oauth_tokens(admin_user: object) -> None:
     from connections import versions
 
     connection = make_connection(admin_user, password="pw")
-    update(connection, admin_user, smtp_port=2600)
+    # (a version with another endpoint would forget the tokens: tests/test_secret_binding.py)
+    update(connection, admin_user, description="second")
     records.save_state(connection, oauth_access_token_enc="", oauth_authorized=False)
     connection.refresh_from_db()
     connection.set_secret("oauth_access_token", "token-now")
@@ -111,7 +125,7 @@ def test_a_restore_does_not_restore_oauth_tokens(admin_user: object) -> None:
     connection.refresh_from_db()
     assert connection.get_secret("oauth_access_token") == "token-now"
     assert connection.oauth_authorized
-    assert connection.smtp_port == 2525
+    assert connection.description == ""
 
 
 def test_a_restore_whose_name_clashes_says_so(

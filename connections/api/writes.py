@@ -61,7 +61,7 @@ def test(
     """Test a stored connection (with overrides, not saved) or unsaved parameters."""
     connection = EmailConnection.objects.get(pk=stored.pk) if stored else EmailConnection()
     password = changes.secrets.get("password", "")
-    apply(connection, Changes(values=changes.values))
+    apply(connection, changes)  # on this unsaved copy only: a typed password may go elsewhere
     validate(connection, exclude=["name"], password_typed=bool(password))
     return connection_test.run_test(
         connection, user, stored=stored, password=password, recipient=recipient
