@@ -1,6 +1,7 @@
 """Development: the web server (runserver) and the background worker (run_huey) in one command.
 
     python manage.py serve 127.0.0.1:8000      # what `make run` starts
+    python manage.py serve --workers 4         # more worker threads for run_huey
 
 Ctrl-C, SIGTERM or SIGHUP stops both; if either ends by itself the other is stopped too and
 the command fails. Production runs gunicorn and `manage.py run_huey` as separate services.
@@ -16,7 +17,6 @@ from collections.abc import Iterable
 from types import FrameType
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -32,7 +32,9 @@ class Command(BaseCommand):
         parser.add_argument("--noreload", action="store_true", help="Passed to runserver.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        # The children inherit DJANGO_SETTINGS_MODULE; config.manage works in a checkout and
+        # in an installed copy alike.
+        manage = [sys.executable, "-m", "config.manage"]
         # -f: the only worker clears locks a killed run left behind (see connections/worker.py).
         worker = [*manage, "run_huey", "--workers", str(options["workers"]), "--flush-locks"]
         web = [*manage, "runserver", options["addrport"]]
