@@ -32,19 +32,18 @@ def allowed_schemes(uri: str, application: Any) -> list[str]:
 
 class CSPAuthorizationView(AuthorizationView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        uri = request.POST.get("redirect_uri") or request.GET.get("redirect_uri")
+        if uri and urlsplit(uri).scheme not in allowed_schemes(uri, None):
+            # Refused before any code is issued (a URI registered before https was required).
+            return self.refuse()
         response = super().dispatch(request, *args, **kwargs)
-        uri, client_id = request.GET.get("redirect_uri"), request.GET.get("client_id")
+        client_id = request.GET.get("client_id")
         application = (
             get_application_model().objects.filter(client_id=client_id).first()
             if client_id
             else None
         )
-        if (
-            uri
-            and application
-            and application.redirect_uri_allowed(uri)
-            and urlsplit(uri).scheme in allowed_schemes(uri, application)
-        ):
+        if uri and application and application.redirect_uri_allowed(uri):
             parts = urlsplit(uri)
             response._csp_update = {"form-action": [f"{parts.scheme}://{parts.netloc}"]}
         return response
@@ -52,15 +51,10 @@ class CSPAuthorizationView(AuthorizationView):
     def redirect(self, redirect_to: str, application: Any) -> HttpResponse:
         schemes = allowed_schemes(redirect_to, application)
         if urlsplit(redirect_to).scheme not in schemes:
-            # A redirect URI registered before https was required: refuse, never a 500.
-            return self.render_to_response(
-                {
-                    "error": {
-                        "error": "invalid_request",
-                        "description": "The redirect URI must use https (http only to "
-                        "127.0.0.1 or ::1).",
-                    }
-                },
-                status=400,
-            )
+            return self.refuse()
         return OAuth2ResponseRedirect(redirect_to, schemes)
+
+    def refuse(self) -> HttpResponse:
+        description = "The redirect URI must use https (http only to 127.0.0.1 or ::1)."
+        error = {"error": "invalid_request", "description": description}
+        return self.render_to_response({"error": error}, status=400)
