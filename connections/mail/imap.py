@@ -11,12 +11,16 @@ import ssl
 from typing import TYPE_CHECKING, Any
 
 from connections.mail import tls, xoauth2
-from connections.mail.report import Failed, Recorder
+from connections.mail.report import Failed, Own, Recorder
 
 if TYPE_CHECKING:
     from connections.mail.probe import ProbeParams
 
 STARTTLS_PORTS = "143"
+PORTS = "143, or 993 with Enable SSL"
+# imaplib allows lines of 1 MB; a long CAPABILITY or LIST line is a few KiB
+MAX_LINE = 64 * 1024
+NOT_IMAP = "The server did not greet as an IMAP server: check the port."
 LIST_LINE = re.compile(rb'\((?P<flags>[^)]*)\) (?P<delimiter>"(?:[^"\\]|\\.)*"|NIL) (?P<name>.*)')
 
 
@@ -29,11 +33,38 @@ def plan(params: ProbeParams) -> list[str]:
 
 
 class Client(imaplib.IMAP4):
-    """imaplib on a socket the probe connected itself, so every step is timed on its own."""
+    """imaplib on a socket the probe connected itself, so every step is timed on its own.
 
-    def __init__(self, sock: socket.socket, host: str) -> None:
+    Every line and literal read is counted by the recorder, which stops a server that sends
+    too much.
+    """
+
+    def __init__(self, sock: socket.socket, host: str, rec: Recorder) -> None:
         self._connected = sock
-        super().__init__(host, sock.getpeername()[1])  # reads the greeting, asks CAPABILITY
+        self.rec = rec
+        self.first_line = b""
+        try:
+            super().__init__(host, sock.getpeername()[1])  # reads the greeting, asks CAPABILITY
+        except imaplib.IMAP4.error as exc:
+            line = self.first_line
+            if line.startswith(b"* BYE"):
+                raise Failed(_text(line).strip(), "The server refused the session.") from exc
+            if line and not line.startswith(b"* "):
+                hint = tls.wrong_protocol_hint(line, "IMAP", PORTS)
+                raise Failed(_text(line).strip(), hint or NOT_IMAP) from exc
+            raise
+
+    def readline(self) -> bytes:
+        line = self.file.readline(MAX_LINE + 1)
+        self.rec.received(len(line), line_limit=MAX_LINE)
+        if not self.first_line:
+            self.first_line = line
+        return line
+
+    def read(self, size: int) -> bytes:
+        # a literal announces its size: refuse it before reading, not after
+        self.rec.received(size)
+        return self.file.read(size)
 
     def open(self, host: str = "", port: int = 0, timeout: float | None = None) -> None:
         # imaplib documents open() as the hook for bringing one's own transport
@@ -49,19 +80,19 @@ def probe(rec: Recorder, params: ProbeParams, sock: socket.socket) -> None:
     live: dict[str, Any] = {"sock": sock, "client": None}
     rec.arm(lambda: live["client"].sock if live["client"] else live["sock"])
     rec.explain = lambda name, exc: _explain(name, exc, params)
-    context = tls.context(params.ca_file)
     if params.ssl:
         with rec.stage("tls") as stage:
+            context = tls.context(params.ca_file)
             sock = live["sock"] = context.wrap_socket(sock, server_hostname=params.host)
             stage.detail.update(tls.details(sock))
             stage.reply = f"{stage.detail['version']}, {stage.detail['subject']}"
     with rec.stage("greeting") as stage:
-        client = live["client"] = Client(sock, params.host)
+        client = live["client"] = Client(sock, params.host, rec)
         stage.reply = _text(client.welcome)
         stage.detail["capabilities"] = list(client.capabilities)
     try:
         if params.starttls:
-            starttls(rec, client, context, params)
+            starttls(rec, client, params)
         capability(rec, client)
         authenticate(rec, client, params)
         names = folders(rec, client)
@@ -71,23 +102,25 @@ def probe(rec: Recorder, params: ProbeParams, sock: socket.socket) -> None:
 
 
 def _close(client: Client, rec: Recorder) -> None:
-    # a polite LOGOUT, but after a timeout the server gets one short second, not a stage's worth
-    with contextlib.suppress(imaplib.IMAP4.error, OSError):
-        client.sock.settimeout(min(1.0, rec.budget()))
-        client.logout()
+    # a polite LOGOUT, but after a timeout the server gets one short second, not a stage's worth;
+    # a server that sent too much is not read again
+    with contextlib.suppress(imaplib.IMAP4.error, OSError, Failed):
+        if not rec.overflowed:
+            client.sock.settimeout(min(1.0, rec.budget()))
+            client.logout()
     with contextlib.suppress(OSError):
         client.shutdown()
 
 
-def starttls(rec: Recorder, client: Client, context: ssl.SSLContext, params: ProbeParams) -> None:
+def starttls(rec: Recorder, client: Client, params: ProbeParams) -> None:
     with rec.stage("tls") as stage:
         if "STARTTLS" not in client.capabilities:
             raise Failed(
-                "STARTTLS is not in the CAPABILITY reply",
+                Own("STARTTLS is not in the CAPABILITY reply"),
                 f"The server does not offer STARTTLS on port {params.port}: turn off Enable "
                 "STARTTLS, or use port 993 with Enable SSL.",
             )
-        typ, data = client.starttls(context)
+        typ, data = client.starttls(tls.context(params.ca_file))
         stage.reply = f"{typ} {_text(data[-1])}"
         assert isinstance(client.sock, ssl.SSLSocket)
         stage.detail.update(tls.details(client.sock))
@@ -113,7 +146,8 @@ def authenticate(rec: Recorder, client: Client, params: ProbeParams) -> None:
         if params.auth == "oauth2":
             stage.detail["mechanism"] = "XOAUTH2"
             if "AUTH=XOAUTH2" not in client.capabilities:
-                raise Failed("AUTH=XOAUTH2 is not in the CAPABILITY reply", _no_auth_hint(client))
+                reply = Own("AUTH=XOAUTH2 is not in the CAPABILITY reply")
+                raise Failed(reply, _no_auth_hint(rec, client))
             exchange = xoauth2.Exchange(params.username, params.access_token)
             try:
                 typ, data = client.authenticate("XOAUTH2", exchange.as_bytes())
@@ -123,7 +157,8 @@ def authenticate(rec: Recorder, client: Client, params: ProbeParams) -> None:
         else:
             stage.detail["mechanism"] = "LOGIN"
             if "LOGINDISABLED" in client.capabilities:
-                raise Failed("LOGINDISABLED is in the CAPABILITY reply", _no_auth_hint(client))
+                reply = Own("LOGINDISABLED is in the CAPABILITY reply")
+                raise Failed(reply, _no_auth_hint(rec, client))
             try:
                 # imaplib quotes the password but sends the user name as it is
                 typ, data = client.login(_quoted(params.username), params.password)
@@ -132,11 +167,11 @@ def authenticate(rec: Recorder, client: Client, params: ProbeParams) -> None:
         stage.reply = f"{typ} {_text(data[-1])}"
 
 
-def _no_auth_hint(client: Client) -> str:
+def _no_auth_hint(rec: Recorder, client: Client) -> str:
     if not client.tls_active() and "STARTTLS" in client.capabilities:
         return "The server wants STARTTLS before login: turn on Enable STARTTLS."
-    mechanisms = [c[5:] for c in client.capabilities if c.startswith("AUTH=")]
-    return f"The server does not offer this login method; it offers {', '.join(mechanisms)}."
+    mechanisms = rec.scrub(", ".join(c[5:] for c in client.capabilities if c.startswith("AUTH=")))
+    return f"The server does not offer this login method; it offers {mechanisms or 'none'}."
 
 
 def _refused_hint(params: ProbeParams) -> str:
@@ -152,7 +187,7 @@ def folders(rec: Recorder, client: Client) -> dict[str, list[str]]:
         if typ != "OK":
             raise Failed(f"{typ} {_text(data[-1])}", "The server refused to list the folders.")
         names = dict(_parse_list(item) for item in data if item)
-        stage.reply = f"{typ}: {len(names)} folders"
+        stage.reply = Own(f"{typ}: {len(names)} folders")
         stage.detail.update(count=len(names), folders=sorted(names))
         return names
 
@@ -191,13 +226,14 @@ def trash_folder(rec: Recorder, params: ProbeParams, names: dict[str, list[str]]
         stage.detail["folder"] = wanted
         if wanted in names:
             stage.detail["flags"] = names[wanted]
-            stage.reply = f"{wanted} exists"
+            stage.reply = Own(f"{wanted} exists")
             return
-        hint = f"Folder '{wanted}' does not exist; existing folders: {', '.join(sorted(names))}."
+        existing = rec.scrub(", ".join(sorted(names)))
+        hint = f"Folder '{wanted}' does not exist; existing folders: {existing}."
         marked = [name for name, flags in names.items() if "\\Trash" in flags]
         if marked:
-            hint += f" The server marks '{marked[0]}' as its trash folder."
-        raise Failed(f"{wanted} is not in the LIST reply", hint)
+            hint += f" The server marks '{rec.scrub(marked[0])}' as its trash folder."
+        raise Failed(Own(f"{wanted} is not in the LIST reply"), hint)
 
 
 def _quoted(text: str) -> str:
@@ -216,5 +252,5 @@ def _explain(name: str, exc: BaseException, params: ProbeParams) -> str:
     if shared:
         return shared
     if name == "greeting":
-        return "The server did not greet as an IMAP server: check the port."
+        return NOT_IMAP
     return ""

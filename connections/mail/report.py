@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import socket
 import threading
 import time
@@ -10,11 +11,22 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+from urllib.parse import quote, quote_plus
+
+from connections.mail import labels
 
 Status = Literal["ok", "failed", "skipped"]
 
 MAX_REPLY = 600
 MASK = "********"
+# What one test reads from a server at most: a hostile server streaming endless lines
+# must fail its stage, not grow the worker. LIST may be long on a mailbox with many folders.
+STAGE_BYTES = 64 * 1024
+STAGE_BYTES_FOR = {"list": 192 * 1024}
+TEST_BYTES = 256 * 1024
+# A piece of a secret's base64 shorter than this is too common to mask on its own
+MIN_BASE64_CORE = 4
+URL_SAFE = str.maketrans("+/", "-_")
 
 
 @dataclass
@@ -58,8 +70,19 @@ class Failed(Exception):
         self.hint = hint
 
 
+class Overflow(Failed):
+    """The server sent more than a stage or a test reads."""
+
+
 class Stop(Exception):
     """A stage failed or the time ran out: the remaining stages are skipped."""
+
+
+class Own(str):
+    """The app's own words in a reply or detail: never scrubbed, so that a password which is
+    an ordinary word is not revealed by where the stars land."""
+
+    __slots__ = ()
 
 
 def truncate(text: str, limit: int = MAX_REPLY) -> str:
@@ -70,25 +93,62 @@ def truncate(text: str, limit: int = MAX_REPLY) -> str:
 
 
 def secret_forms(*secrets: str) -> list[str]:
-    """Each secret as given and base64-encoded, the two ways it travels on the wire.
+    """Every form in which a server could echo a secret back, longest first.
 
-    A server that echoes the AUTH line back would otherwise leak it in base64.
+    As is and IMAP-quoted; base64, standard and URL-safe, padded or not, including the part
+    that encodes the secret inside a longer base64 text at each of the three byte alignments
+    (a server echoing "AUTH PLAIN <...>" re-encoded); hex; percent-encoded.
     """
-    forms = []
-    for secret in secrets:
-        if secret:
-            forms += [secret, base64.b64encode(secret.encode()).decode()]
-    return sorted(set(forms), key=len, reverse=True)
+    forms: set[str] = set()
+    for secret in filter(None, secrets):
+        raw = secret.encode()
+        forms |= {
+            secret,
+            secret.replace("\\", "\\\\").replace('"', '\\"'),
+            raw.hex(),
+            raw.hex().upper(),
+        }
+        for percent in _percent_forms(secret):
+            forms |= {percent, re.sub(r"%[0-9A-F]{2}", lambda m: m[0].lower(), percent)}
+        for encoded in _base64_forms(raw):
+            forms |= {encoded, encoded.translate(URL_SAFE)}
+    return sorted(forms, key=len, reverse=True)
+
+
+def _percent_forms(secret: str) -> list[str]:
+    # encoders differ in what they leave as is: "/" (URLs), space as "+" (forms), nothing
+    every = "".join(f"%{byte:02X}" for byte in secret.encode())
+    return [
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        quote_plus(secret, "/"),
+        every,
+    ]
+
+
+def _base64_forms(raw: bytes) -> list[str]:
+    whole = base64.b64encode(raw).decode()
+    forms = [whole, whole.rstrip("=")]
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + raw).decode()
+        # characters wholly made of the secret's bits: none of the bytes before or after
+        core = encoded[(8 * offset + 5) // 6 : 8 * (offset + len(raw)) // 6]
+        if len(core) >= MIN_BASE64_CORE:
+            forms.append(core)
+    return forms
 
 
 def scrub(value: Any, secrets: Iterable[str]) -> Any:
-    """Replace every secret in strings nested anywhere in value."""
+    """Replace every secret in strings nested anywhere in value; the app's Own words stay."""
+    if isinstance(value, Own):
+        return value
     if isinstance(value, str):
         for secret in secrets:
             value = value.replace(secret, MASK)
         return value
     if isinstance(value, dict):
-        return {k: scrub(v, secrets) for k, v in value.items()}
+        return {scrub(k, secrets): scrub(v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [scrub(v, secrets) for v in value]
     return value
@@ -115,6 +175,10 @@ class Recorder:
     `explain(stage_name, exc)` is the protocol's hint table. The whole run is bounded by
     total_timeout: every socket read gets at most the time left, and a watchdog shuts the
     socket down at the deadline so that a server trickling bytes cannot stretch it either.
+    The protocol clients report every read to `received`, which bounds the bytes as well.
+
+    Replies and details are scrubbed of secrets when kept; hints are the app's own words and
+    are not, so a hint that quotes the server quotes it through `scrub`.
     """
 
     def __init__(
@@ -136,6 +200,10 @@ class Recorder:
         self.sock: Callable[[], socket.socket | None] = lambda: None
         self._watchdog: threading.Timer | None = None
         self.stopped = False
+        self.current = ""  # the stage running now
+        self.stage_bytes = 0
+        self.test_bytes = 0
+        self.overflowed = False
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -160,6 +228,36 @@ class Recorder:
             with suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
+    def scrub(self, server_text: str) -> str:
+        """Server-sent text about to be quoted in a hint, masked of every secret."""
+        return scrub(server_text, self.secrets)
+
+    def received(self, size: int, line_limit: int = 0) -> None:
+        """Count `size` bytes read (one line, when line_limit is given) against the limits.
+
+        Raises Overflow, which fails the running stage, as soon as a limit is passed.
+        """
+        if line_limit and size > line_limit:
+            self._overflow(f"a line longer than {_kib(line_limit)}")
+        self.stage_bytes += size
+        self.test_bytes += size
+        stage_limit = STAGE_BYTES_FOR.get(self.current, STAGE_BYTES)
+        if self.stage_bytes > stage_limit:
+            self._overflow(f"more than {_kib(stage_limit)}")
+        if self.test_bytes > TEST_BYTES:
+            self._overflow(f"more than {_kib(TEST_BYTES)} in this test", whole_test=True)
+
+    def _overflow(self, what: str, whole_test: bool = False) -> None:
+        self.overflowed = True
+        stage = labels.stage(self.current) if self.current else "the goodbye"
+        where = f"(the limit was reached during {stage})" if whole_test else f"during {stage}"
+        protocol = self.report.protocol.upper()
+        raise Overflow(
+            Own(f"Stopped reading: {what} received."),
+            f"The server sent {what} {where}: this is not a well-behaved {protocol} server. "
+            "Check the server name and port.",
+        )
+
     @contextmanager
     def stage(self, name: str) -> Iterator[Stage]:
         stage = Stage(name)
@@ -171,6 +269,7 @@ class Recorder:
         sock = self.sock()
         if sock is not None:
             sock.settimeout(self.budget())
+        self.current, self.stage_bytes = name, 0
         start = time.perf_counter()
         try:
             yield stage
@@ -185,6 +284,7 @@ class Recorder:
         else:
             stage.status = "ok"
         finally:
+            self.current = ""
             stage.duration_ms = round((time.perf_counter() - start) * 1000, 1)
             self._keep(stage)
 
@@ -210,6 +310,9 @@ class Recorder:
 
     def _keep(self, stage: Stage) -> None:
         stage.reply = truncate(scrub(stage.reply, self.secrets))
-        stage.hint = scrub(stage.hint, self.secrets)
         stage.detail = scrub(stage.detail, self.secrets)
         self.report.stages.append(stage)
+
+
+def _kib(size: int) -> str:
+    return f"{size // 1024} KiB"

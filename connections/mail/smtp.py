@@ -13,13 +13,15 @@ from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, Any
 
 from connections.mail import tls, xoauth2
-from connections.mail.report import Failed, Recorder
+from connections.mail.report import Failed, Own, Recorder
 
 if TYPE_CHECKING:
     from connections.mail.probe import ProbeParams
 
 SUBJECT = "Test message from Email Connections console"
 STARTTLS_PORTS = "587/25"
+PORTS = "25 or 587, or 465 with Enable SSL"
+MAX_LINE = 8192  # as smtplib
 
 
 def plan(params: ProbeParams) -> list[str]:
@@ -32,15 +34,44 @@ def plan(params: ProbeParams) -> list[str]:
 
 
 class Client(smtplib.SMTP):
-    """smtplib on a socket the probe connected itself, so every step is timed on its own."""
+    """smtplib on a socket the probe connected itself, so every step is timed on its own.
 
-    def __init__(self, sock: socket.socket, host: str) -> None:
+    Every line read is counted by the recorder, which stops a server that sends too much.
+    """
+
+    def __init__(self, sock: socket.socket, host: str, rec: Recorder) -> None:
         super().__init__(local_hostname=_helo_name(sock))
         self.sock = sock
         self._host = host  # smtplib.starttls checks the certificate against this name
+        self.rec = rec
+        self.first_line = b""
+
+    def getreply(self) -> tuple[int, bytes]:
+        # smtplib reads through self.file, made here when missing (again after STARTTLS)
+        if self.file is None:
+            self.file = CountedLines(self.sock.makefile("rb"), self)
+        return super().getreply()
 
     def tls_active(self) -> bool:
         return isinstance(self.sock, ssl.SSLSocket)
+
+
+class CountedLines:
+    """The socket's file as smtplib reads it, one counted line at a time."""
+
+    def __init__(self, file: Any, client: Client) -> None:
+        self.file = file
+        self.client = client
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self.file.readline(MAX_LINE + 1)
+        self.client.rec.received(len(line), line_limit=MAX_LINE)
+        if not self.client.first_line:
+            self.client.first_line = line
+        return line
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def _helo_name(sock: socket.socket) -> str:
@@ -54,20 +85,20 @@ def _helo_name(sock: socket.socket) -> str:
 
 
 def probe(rec: Recorder, params: ProbeParams, sock: socket.socket) -> None:
-    client = Client(sock, params.host)
+    client = Client(sock, params.host, rec)
     rec.arm(lambda: client.sock)
     rec.explain = lambda name, exc: _explain(name, exc, params)
-    context = tls.context(params.ca_file)
     try:
         if params.ssl:
             with rec.stage("tls") as stage:
+                context = tls.context(params.ca_file)
                 client.sock = context.wrap_socket(sock, server_hostname=params.host)
                 _describe_tls(stage.detail, client)
                 stage.reply = f"{stage.detail['version']}, {stage.detail['subject']}"
         greeting(rec, client)
         ehlo(rec, client)
         if params.starttls:
-            starttls(rec, client, context, params)
+            starttls(rec, client, params)
             ehlo(rec, client)
         authenticate(rec, client, params)
         envelope(rec, client, params)
@@ -80,9 +111,10 @@ def probe(rec: Recorder, params: ProbeParams, sock: socket.socket) -> None:
 
 
 def _close(client: Client, rec: Recorder) -> None:
-    # a polite QUIT, but after a timeout the server gets one short second, not a stage's worth
-    if client.sock is not None:
-        with contextlib.suppress(smtplib.SMTPException, OSError):
+    # a polite QUIT, but after a timeout the server gets one short second, not a stage's worth;
+    # a server that sent too much is not read again
+    if client.sock is not None and not rec.overflowed:
+        with contextlib.suppress(smtplib.SMTPException, OSError, Failed):
             client.sock.settimeout(min(1.0, rec.budget()))
             client.quit()
     client.close()
@@ -91,9 +123,11 @@ def _close(client: Client, rec: Recorder) -> None:
 def greeting(rec: Recorder, client: Client) -> None:
     with rec.stage("greeting") as stage:
         code, text = client.getreply()
-        stage.reply = _reply(code, text)
+        # a reply without a code is kept as it came (an IMAP or POP3 greeting, say)
+        stage.reply = _reply(code, text) if code >= 0 else _text(client.first_line)
         if code != 220:
-            raise Failed(stage.reply, "The server refused the session: see its reply.")
+            hint = tls.wrong_protocol_hint(client.first_line, "SMTP", PORTS)
+            raise Failed(stage.reply, hint or "The server refused the session: see its reply.")
 
 
 def ehlo(rec: Recorder, client: Client) -> None:
@@ -115,15 +149,15 @@ def ehlo(rec: Recorder, client: Client) -> None:
         )
 
 
-def starttls(rec: Recorder, client: Client, context: ssl.SSLContext, params: ProbeParams) -> None:
+def starttls(rec: Recorder, client: Client, params: ProbeParams) -> None:
     with rec.stage("tls") as stage:
         if not client.has_extn("starttls"):
             raise Failed(
-                "STARTTLS is not in the EHLO reply",
+                Own("STARTTLS is not in the EHLO reply"),
                 f"The server does not offer STARTTLS on port {params.port}: turn off Enable "
                 "STARTTLS, or use port 465 with Enable SSL.",
             )
-        code, text = client.starttls(context=context)
+        code, text = client.starttls(context=tls.context(params.ca_file))
         stage.reply = _reply(code, text)
         if code != 220:
             raise Failed(stage.reply, "The server refused STARTTLS: see its reply.")
@@ -152,7 +186,8 @@ def authenticate(rec: Recorder, client: Client, params: ProbeParams) -> None:
             authobject = client.auth_plain if mechanism == "PLAIN" else client.auth_login
         stage.detail["mechanism"] = mechanism
         if mechanism not in offered:
-            raise Failed(f"AUTH offered: {' '.join(offered) or 'none'}", _no_auth_hint(client))
+            offer = rec.scrub(" ".join(offered)) or "none"
+            raise Failed(Own(f"AUTH offered: {offer}"), _no_auth_hint(rec, client))
         try:
             code, text = client.auth(mechanism, authobject)
         except smtplib.SMTPAuthenticationError as exc:
@@ -165,7 +200,7 @@ def authenticate(rec: Recorder, client: Client, params: ProbeParams) -> None:
         stage.reply = _reply(code, text)
 
 
-def _no_auth_hint(client: Client) -> str:
+def _no_auth_hint(rec: Recorder, client: Client) -> str:
     offered = client.esmtp_features.get("auth", "").upper().split()
     if not client.tls_active() and client.has_extn("starttls"):
         return "The server wants STARTTLS before AUTH: turn on Enable STARTTLS."
@@ -176,7 +211,7 @@ def _no_auth_hint(client: Client) -> str:
         )
     if not offered:
         return "The server offers no AUTH here: choose Authentication None."
-    return f"The server does not offer this method; it offers {' '.join(offered)}."
+    return f"The server does not offer this method; it offers {rec.scrub(' '.join(offered))}."
 
 
 def _refused_hint(code: int, client: Client, params: ProbeParams) -> str:
@@ -238,7 +273,7 @@ def abort(rec: Recorder, client: Client) -> None:
     # the transaction is thrown away and nothing is delivered.
     with rec.stage("abort") as stage:
         client.close()
-        stage.reply = "Closed inside DATA, before the end of the message: nothing was sent."
+        stage.reply = Own("Closed inside DATA, before the end of the message: nothing was sent.")
         stage.detail["dry_run"] = True
 
 
@@ -246,7 +281,7 @@ def send(rec: Recorder, client: Client, params: ProbeParams) -> None:
     with rec.stage("send") as stage:
         message = test_message(params)
         stage.detail.update(
-            message_id=message["Message-ID"], recipient=params.recipient, subject=SUBJECT
+            message_id=message["Message-ID"], recipient=params.recipient, subject=Own(SUBJECT)
         )
         client.send(_dot_stuffed(message.as_bytes(policy=SMTP_POLICY)) + b".\r\n")
         code, text = client.getreply()
@@ -279,9 +314,11 @@ def _dot_stuffed(data: bytes) -> bytes:
 
 
 def _reply(code: int, text: bytes | str) -> str:
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    return f"{code} {text}".strip()
+    return f"{code} {_text(text)}".strip()
+
+
+def _text(text: bytes | str) -> str:
+    return text.decode(errors="replace").strip() if isinstance(text, bytes) else text
 
 
 def _explain(name: str, exc: BaseException, params: ProbeParams) -> str:

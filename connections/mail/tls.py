@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import re
 import ssl
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +20,25 @@ SHORT_NAMES = {
 
 
 def context(ca_file: str = "") -> ssl.SSLContext:
-    """Verify against the system store plus ca_file (a private CA), host name included."""
+    """Verify against the system store plus ca_file (a private CA), host name included.
+
+    Loading the CA store costs far more than a whole probe, so one context is kept per trust
+    configuration: the ca_file path and the file's identity, size and time of change, so
+    that a replaced bundle is read again. Contexts are not changed once built, so probes in
+    several threads may share one.
+    """
+    stamp = None
+    if ca_file:
+        try:
+            info = os.stat(ca_file)
+            stamp = (info.st_ino, info.st_size, info.st_mtime_ns)
+        except OSError:
+            pass  # load_verify_locations names the problem
+    return _context(ca_file, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _context(ca_file: str, stamp: tuple[int, int, int] | None) -> ssl.SSLContext:
     ctx = ssl.create_default_context()
     if ca_file:
         ctx.load_verify_locations(cafile=ca_file)
@@ -97,3 +118,30 @@ def connection_hint(
     if isinstance(exc, closed | ConnectionError):
         return "The server closed the connection: see its last reply, or its logs."
     return ""
+
+
+# First lines that give another protocol away, checked in this order
+OTHER_PROTOCOLS = [
+    (re.compile(rb"\* (OK|PREAUTH|BYE)\b"), "IMAP"),
+    (re.compile(rb"\+OK\b"), "POP3"),
+    (re.compile(rb"SSH-"), "SSH"),
+    (re.compile(rb"\d{3}[ -].*FTP", re.IGNORECASE), "FTP"),
+    (re.compile(rb"\d{3}([ -]|\r?\n)"), "SMTP"),
+]
+
+
+def answered_like(first_line: bytes) -> str:
+    """The protocol a server's first line belongs to, or "" when it says nothing clear."""
+    return next((name for pattern, name in OTHER_PROTOCOLS if pattern.match(first_line)), "")
+
+
+def wrong_protocol_hint(first_line: bytes, expected: str, ports: str) -> str:
+    """For a greeting in another protocol than expected; "" when it is not recognised."""
+    other = answered_like(first_line)
+    if not other or other == expected:
+        return ""
+    article = "an" if other[0] in "AEFHILMNORSX" else "a"
+    return (
+        f"This port answered like {article} {other} server, not {expected}: check the port "
+        f"({expected} uses {ports})."
+    )

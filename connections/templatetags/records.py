@@ -4,6 +4,8 @@ from django import template
 from django.utils import formats, timezone
 from django.utils.html import format_html
 
+from connections.mail import labels
+
 register = template.Library()
 
 
@@ -43,8 +45,17 @@ def sort_arrow(column: object, current: str) -> str:
 
 @register.filter
 def detail_value(value: object) -> str:
-    """A stage detail for reading: lists joined, long values cut."""
-    if isinstance(value, list | tuple | set):
-        value = ", ".join(str(v) for v in value)
-    text = str(value)
-    return text if len(text) <= 200 else text[:199] + "…"
+    """A stage detail for reading: lists joined, Yes/No, long values cut."""
+    return labels.readable(value)
+
+
+@register.filter
+def stage_label(name: str) -> str:
+    """A Test report stage in words: "mail_from" is "MAIL FROM"."""
+    return labels.stage(name)
+
+
+@register.filter
+def stage_details(stage: object) -> list[tuple[str, str]]:
+    """A Test report stage's details as (label, readable value), empty ones left out."""
+    return labels.details(stage.name, stage.detail)
