@@ -16,7 +16,6 @@ from connections.models import Record
 from connections.records import tracked_fields
 
 SECRET_MARKER_SUFFIX = "_changed_at"
-SECRET_TEXT = "changed"
 
 
 @dataclass
@@ -141,16 +140,31 @@ def display_value(model: type[Record], name: str, value: object) -> object:
     return value
 
 
+def applicable(model: type[Record], values: dict[str, object]) -> set[str] | None:
+    """The attnames that apply to a version (Type/Authentication decide for a connection);
+    None when every field applies. A secret counts under its marker."""
+    if not hasattr(model, "applicable_fields"):
+        return None
+    plain = {f.attname: f.name for f in model._meta.concrete_fields if not f.is_relation}
+    names = {f.attname: f.name for f in model._meta.concrete_fields}
+    for secret in model.secret_fields:
+        names[secret.removesuffix("_enc") + SECRET_MARKER_SUFFIX] = secret.removesuffix("_enc")
+    applies = model(**{k: v for k, v in values.items() if k in plain}).applicable_fields()
+    managed = {name for shown in model.field_rules()["rules"].values() for name in shown}
+    return {k for k in values if names.get(k, k) not in managed or names.get(k, k) in applies}
+
+
 def compare(record: Record, left: Version, right: Version) -> list[ComparedField]:
-    """Fields side by side; a secret marker shows only whether it changed, never a value."""
+    """Fields side by side, those that apply to either version; a secret shows only whether
+    it is set and whether it changed, never a value."""
     model = type(record)
     names = labels(model)
+    shown = [applicable(model, left.values), applicable(model, right.values)]
     out = []
     for name in left.values:
-        a, b = left.values[name], right.values.get(name)
-        if name.endswith(SECRET_MARKER_SUFFIX):
-            out.append(ComparedField(names[name], "", SECRET_TEXT if a != b else "", a != b))
+        if None not in shown and not any(name in s for s in shown):
             continue
+        a, b = left.values[name], right.values.get(name)
         out.append(
             ComparedField(
                 names.get(name, name),
@@ -213,7 +227,13 @@ def m2m_names(model: type[Record]) -> list[str]:
 
 
 def version_fields(record: Record, version: Version) -> list[tuple[str, object]]:
-    """One version's values for reading; a secret shows only whether one was set."""
+    """One version's values for reading, those that apply to its Type/Authentication; a
+    secret shows only whether one was set."""
     model = type(record)
     names = labels(model)
-    return [(names.get(k, k), display_value(model, k, v)) for k, v in version.values.items()]
+    shown = applicable(model, version.values)
+    return [
+        (names.get(k, k), display_value(model, k, v))
+        for k, v in version.values.items()
+        if shown is None or k in shown
+    ]

@@ -56,8 +56,8 @@ def test_a_password_change_shows_as_changed_without_a_value(
         ).context["fields"]
     }
     assert compared["Password"].changed
-    assert compared["Password"].right == "changed"
-    assert compared["Password"].left == ""
+    assert compared["Password"].right == "set"
+    assert compared["Password"].left == "set"
     assert compared["SMTP Port"].left == 2600
     assert compared["SMTP Port"].right == 2700
     assert not compared["Name"].changed

@@ -1,21 +1,19 @@
 """Prune old versions: keep the newest N per record (the Controller's "Purge Versions")."""
 
-import logging
-
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import Count
 
 from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient
 
-log = logging.getLogger(__name__)
 MODELS = {
     m._meta.model_name: m for m in (EmailConnection, EmailTemplate, OAuthClient, BusinessService)
 }
 
 
 class Command(BaseCommand):
-    help = "Delete versions beyond the newest --keep per record, logging what was removed."
+    # The report goes to stdout once: logging it too printed every line twice on a terminal.
+    help = "Delete versions beyond the newest --keep per record, reporting what was removed."
 
     def add_arguments(self, parser: object) -> None:
         parser.add_argument("--keep", type=int, required=True, help="versions kept per record")
@@ -51,7 +49,6 @@ class Command(BaseCommand):
                 f"{'would remove' if dry_run else 'removed'} {len(ids)} versions "
                 f"({versions[0]}..{versions[-1]}), kept the newest {keep}"
             )
-            log.info(message)
             self.stdout.write(message)
             if not dry_run:
                 history.objects.filter(history_id__in=ids).delete()
