@@ -394,3 +394,54 @@ def test_a_plain_probe_builds_no_tls_context(fresh_contexts, smtp_plain, mail_ca
     assert run(ProbeParams(**{**params.__dict__, "ca_file": mail_ca_file})).ok
 
     assert tls._context.cache_info().currsize == 0
+
+
+# --- Passwords beyond ASCII ---------------------------------------------------------------
+
+UMLAUTS = "pässwörd-ÿ"
+
+
+def test_an_smtp_password_beyond_ascii_logs_in_as_utf8() -> None:
+    def talk(conn: socket.socket, read: Lines) -> None:
+        raw = smtp_until_auth(conn, read, offer=b"PLAIN")
+        conn.sendall(b"235 ok\r\n" if raw == f"\0alice\0{UMLAUTS}".encode() else b"535 no\r\n")
+        for reply in (b"250 sender ok", b"250 recipient ok", b"354 go ahead"):
+            read()
+            conn.sendall(reply + b"\r\n")
+        read()
+
+    with fake_server(talk) as server:
+        report = run(smtp(server, password=UMLAUTS))
+
+    assert report.ok
+
+
+def test_an_imap_password_beyond_ascii_is_sent_as_a_literal() -> None:
+    def talk(conn: socket.socket, read: Lines) -> None:
+        conn.sendall(b"* OK [CAPABILITY IMAP4rev1] fake\r\n")
+        while True:
+            tag, command, *rest = read().split(b" ")
+            if command.upper() == b"CAPABILITY":
+                conn.sendall(b"* CAPABILITY IMAP4rev1\r\n" + tag + b" OK done\r\n")
+            elif command.upper() == b"LOGIN":
+                size = int(rest[-1].strip(b"{}"))
+                conn.sendall(b"+ go on\r\n")
+                password = read.file.read(size)
+                read()
+                right = rest[0] == b'"alice"' and password == UMLAUTS.encode()
+                conn.sendall(tag + (b" OK in\r\n" if right else b" NO wrong\r\n"))
+            else:
+                conn.sendall(tag + b" OK done\r\n")
+
+    with fake_server(talk) as server:
+        report = run(imap(server, password=UMLAUTS))
+
+    assert report.ok
+
+
+def test_a_refused_password_beyond_ascii_never_shows_a_character_of_it(imap_server) -> None:
+    report = run(imap(imap_server, password="wrong-ÿ"))
+
+    assert report.failed_stage.name == "auth"
+    assert report.failed_stage.hint == "Authentication rejected: check User Name and Password."
+    assert not re.search(r"ÿ|u00ff|xff", reported(report))  # as is, JSON-escaped, repr()

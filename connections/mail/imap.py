@@ -160,11 +160,23 @@ def authenticate(rec: Recorder, client: Client, params: ProbeParams) -> None:
                 reply = Own("LOGINDISABLED is in the CAPABILITY reply")
                 raise Failed(reply, _no_auth_hint(rec, client))
             try:
-                # imaplib quotes the password but sends the user name as it is
-                typ, data = client.login(_quoted(params.username), params.password)
+                typ, data = login(client, params.username, params.password)
             except imaplib.IMAP4.error as exc:
                 raise Failed(f"NO {_text(exc.args[0])}", _refused_hint(params)) from exc
         stage.reply = f"{typ} {_text(data[-1])}"
+
+
+def login(client: Client, username: str, password: str) -> tuple[str, list[Any]]:
+    if password.isascii():
+        # imaplib quotes the password but sends the user name as it is
+        return client.login(_quoted(username), password)
+    # 8-bit text cannot be quoted (RFC 3501, 4.3): the password goes as a literal, in UTF-8
+    client.literal = password.encode()
+    typ, data = client._simple_command("LOGIN", _quoted(username))
+    if typ != "OK":
+        raise client.error(data[-1])
+    client.state = "AUTH"
+    return typ, data
 
 
 def _no_auth_hint(rec: Recorder, client: Client) -> str:

@@ -7,6 +7,7 @@ import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
@@ -189,7 +190,7 @@ def authenticate(rec: Recorder, client: Client, params: ProbeParams) -> None:
             offer = rec.scrub(" ".join(offered)) or "none"
             raise Failed(Own(f"AUTH offered: {offer}"), _no_auth_hint(rec, client))
         try:
-            code, text = client.auth(mechanism, authobject)
+            code, text = client.auth(mechanism, _utf8(authobject))
         except smtplib.SMTPAuthenticationError as exc:
             if exchange is not None and exchange.error:
                 stage.detail["error"] = exchange.error
@@ -198,6 +199,20 @@ def authenticate(rec: Recorder, client: Client, params: ProbeParams) -> None:
         finally:
             client.password = ""
         stage.reply = _reply(code, text)
+
+
+class _Utf8(str):
+    """A SASL response that smtplib's .encode("ascii") turns into UTF-8 (RFC 4616), so that a
+    password with "é" logs in instead of failing inside smtplib with its character quoted."""
+
+    __slots__ = ()
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return str.encode(self, "utf-8", errors)
+
+
+def _utf8(authobject: Callable[..., str]) -> Callable[..., str]:
+    return lambda challenge=None: _Utf8(authobject(challenge))
 
 
 def _no_auth_hint(rec: Recorder, client: Client) -> str:
