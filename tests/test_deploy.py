@@ -136,14 +136,29 @@ def test_the_health_endpoint_says_503_when_the_database_is_unreachable(tmp_path:
     )
 
 
-@pytest.mark.django_db
-def test_https_settings_send_hsts_and_trust_the_proxy_header(client: Any, settings: Any) -> None:
-    settings.SECURE_SSL_REDIRECT = True
-    settings.SECURE_HSTS_SECONDS = 31536000
-    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    response = client.get("/accounts/login/", HTTP_X_FORWARDED_PROTO="https")
-    assert response.status_code == 200
-    assert response["Strict-Transport-Security"].startswith("max-age=31536000")
+def test_the_https_settings_come_from_the_environment(tmp_path: Path) -> None:
+    names = [
+        "SECURE_SSL_REDIRECT",
+        "SECURE_PROXY_SSL_HEADER",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "SECURE_HSTS_PRELOAD",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+    ]
+    probe = f"from django.conf import settings as s; print([getattr(s, n) for n in {names}])"
+    environment = production_environment(tmp_path) | {"DJANGO_SETTINGS_MODULE": "config.settings"}
+    environment.pop("DATABASE_URL")
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    expected = [True, ("HTTP_X_FORWARDED_PROTO", "https"), 31536000, True, True, True, True]
+    assert result.stdout.strip() == str(expected), result.stderr
 
 
 # RFC 9700 through the real /o/ endpoints ---------------------------------------------------
