@@ -126,3 +126,9 @@ def test_an_expired_certificate_says_how_long_ago() -> None:
     shown = labels.details("tls", {"not_after": "2026-01-02T00:00:00+00:00", "days_left": -3})
 
     assert shown == [("Certificate expires", "2026-01-02 (expired 3 days ago)")]
+
+
+def test_a_detail_the_reply_already_says_is_not_repeated() -> None:
+    shown = labels.details("connect", {"peer": "127.0.0.1:25"}, "connected to 127.0.0.1:25")
+
+    assert shown == []

@@ -75,8 +75,9 @@ def detail(stage_name: str, key: str) -> str:
     )
 
 
-def details(stage_name: str, values: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, readable value) of every detail worth showing, in the report's order."""
+def details(stage_name: str, values: dict[str, Any], reply: str = "") -> list[tuple[str, str]]:
+    """(label, readable value) of every detail worth showing, in the report's order: not the
+    empty ones, nor those the reply ends with already (addresses, the connected peer)."""
     shown = []
     for key, value in values.items():
         if ("*", key) in HIDDEN or (stage_name, key) in HIDDEN:
@@ -87,7 +88,7 @@ def details(stage_name: str, values: dict[str, Any]) -> list[tuple[str, str]]:
             text = message_size(value)
         else:
             text = readable(value)
-        if text:
+        if text and not reply.endswith(text):
             shown.append((detail(stage_name, key), text))
     return shown
 

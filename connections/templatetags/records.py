@@ -58,4 +58,4 @@ def stage_label(name: str) -> str:
 @register.filter
 def stage_details(stage: object) -> list[tuple[str, str]]:
     """A Test report stage's details as (label, readable value), empty ones left out."""
-    return labels.details(stage.name, stage.detail)
+    return labels.details(stage.name, stage.detail, stage.reply)
