@@ -240,6 +240,14 @@ MAIL_TEST_TOTAL_TIMEOUT = float(env("MAIL_TEST_TOTAL_TIMEOUT", "30"))
 MAIL_TEST_CA_BUNDLE = env("MAIL_TEST_CA_BUNDLE")
 MAIL_TEST_RATE = env("MAIL_TEST_RATE", "20/minute")
 
+# Authorize: the Redirect URL is PUBLIC_BASE_URL + /oauth/callback/ (else built from the
+# request); calls to providers are bounded; tokens are refreshed shortly before they expire
+# and at least every OAUTH_REFRESH_MAX_AGE_DAYS (Microsoft drops refresh tokens unused 90 days).
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL").rstrip("/")
+OAUTH_HTTP_TIMEOUT = float(env("OAUTH_HTTP_TIMEOUT", "10"))
+OAUTH_REFRESH_BEFORE_SECONDS = int(env("OAUTH_REFRESH_BEFORE_SECONDS", "600"))
+OAUTH_REFRESH_MAX_AGE_DAYS = float(env("OAUTH_REFRESH_MAX_AGE_DAYS", "7"))
+
 REST_FRAMEWORK = {
     # Bearer tokens of our own OAuth server; client-credentials tokens act as the app's owner.
     "DEFAULT_AUTHENTICATION_CLASSES": [

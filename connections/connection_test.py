@@ -12,9 +12,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from connections.mail import probe
-from connections.mail.report import Report
+from connections.mail import imap, probe, smtp
+from connections.mail.report import Report, Stage
 from connections.models import EmailConnection
+from connections.oauth import tokens
 from connections.records import save_state, tracked_fields
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,8 @@ def params_for(
             labels = {"server": "Server", "port": "Port", "user": "User Name"}
             raise PasswordRequired([labels[k] for k in changed])
         password = stored.get_secret("password")
-    if auth == EmailConnection.Auth.OAUTH2 and stored is not None and stored.oauth_authorized:
-        access_token = stored.get_secret("oauth_access_token")
+    if auth == EmailConnection.Auth.OAUTH2:
+        access_token = stored_token(connection, stored)
     return probe.ProbeParams(
         protocol="smtp" if connection.is_outgoing else "imap",
         host=(connection.server or "").strip(),
@@ -93,6 +94,55 @@ def params_for(
     )
 
 
+def stored_token(connection: EmailConnection, stored: EmailConnection | None) -> str:
+    """The stored access token (refreshed when expired), only for what it was authorized for.
+
+    Raises tokens.AuthorizationNeeded when there is none, or when the tested settings would
+    send it to another Type, server, port or user, or through another OAuth Client.
+    """
+    if stored is None or not stored.pk or not stored.uses_oauth:
+        raise tokens.AuthorizationNeeded(
+            "authorize first: save the connection with OAuth 2.0, then click Authorize."
+        )
+    mine, theirs = endpoint(connection), endpoint(stored)
+    labels = {"server": "Server", "port": "Port", "user": "User Name"}
+    changed = [labels[k] for k in mine if mine[k] != theirs[k]]
+    if connection.connection_type != stored.connection_type:
+        changed.insert(0, "Type")
+    if connection.oauth_client_id != stored.oauth_client_id:
+        changed.append("OAuth Client")
+    if changed and stored.oauth_authorized:
+        raise tokens.AuthorizationNeeded(
+            f"{', '.join(changed)} changed: authorize first (the stored token is only sent to "
+            "the server, port and user it was authorized for): save, then click Authorize."
+        )
+    return tokens.access_token(stored)
+
+
+def not_authorized(connection: EmailConnection, recipient: str, reason: str) -> Report:
+    """The report of a Test that cannot log in without an authorization: failed at AUTH,
+    with nothing sent over the network."""
+    params = probe.ProbeParams(
+        protocol="smtp" if connection.is_outgoing else "imap",
+        host=(connection.server or "").strip(),
+        port=int(connection.port or 0),
+        ssl=connection.enable_ssl,
+        starttls=connection.enable_starttls,
+        auth=connection.authentication,
+        recipient=recipient if connection.is_outgoing else "",
+    )
+    protocol = smtp if connection.is_outgoing else imap
+    plan = ["dns", "connect", *protocol.plan(params)]
+    at = plan.index("auth")
+    stages = [
+        Stage(name, hint="Not run: the connection must be authorized first.") for name in plan
+    ]
+    stages[at] = Stage("auth", "failed", hint=reason)
+    for stage in stages[at + 1 :]:
+        stage.hint = "Not run: an earlier stage failed."
+    return Report(params.protocol, params.host, params.port, ok=False, stages=stages)
+
+
 def run_test(
     connection: EmailConnection,
     user: object,
@@ -105,14 +155,18 @@ def run_test(
     The result is kept on the stored record when the tested settings are its own.
     """
     check_rate(user)
-    params = params_for(connection, stored, password, recipient)
-    report = probe.run(params)
+    try:
+        params = params_for(connection, stored, password, recipient)
+    except tokens.AuthorizationNeeded as exc:
+        report = not_authorized(connection, recipient, str(exc))
+    else:
+        report = probe.run(params)
     log.info(
         "connection test by %s: %s %s:%s ok=%s failed_stage=%s sent=%s",
         getattr(user, "username", "?"),
-        params.protocol,
-        params.host,
-        params.port,
+        report.protocol,
+        report.host,
+        report.port,
         report.ok,
         report.failed_stage.name if report.failed_stage else "",
         report.sent,

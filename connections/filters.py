@@ -1,7 +1,7 @@
 """List filters per record type (django-filter); search and sort live in the list view."""
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient
 
@@ -36,6 +36,11 @@ class EmailConnectionFilter(GroupedRecordFilter):
         fields = ["connection_type", "authentication", "business_services", "status"]
 
     def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        # The status a row shows: Reauthorization needed first, then the last Test.
+        reauth = Q(authentication=EmailConnection.Auth.OAUTH2, oauth_needs_reauth=True)
+        if value == EmailConnection.Status.REAUTHORIZE:
+            return queryset.filter(reauth)
+        queryset = queryset.exclude(reauth)
         if value == EmailConnection.Status.UNTESTED:
             return queryset.filter(last_test_ok__isnull=True)
         return queryset.filter(last_test_ok=(value == EmailConnection.Status.OK))

@@ -1,7 +1,7 @@
 """ModelForms with explicit fields. Secret inputs are write-only: never rendered back."""
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Div, Field, Fieldset, Layout
+from crispy_forms.layout import HTML, Div, Field, Fieldset, Layout
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -116,11 +116,53 @@ class OAuthClientForm(RecordForm):
             "scopes",
             "authorization_endpoint",
             "token_endpoint",
+            "userinfo_endpoint",
+            "revocation_endpoint",
         )
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
             "scopes": forms.Textarea(attrs={"rows": 2}),
         }
+
+    # Read-only: the endpoints Provider and Tenant give (filled in by oauth_client.js), and
+    # the deployment's Redirect URL to register at the provider, with a copy button.
+    layout_fields = (
+        "name",
+        "description",
+        "business_services",
+        "provider",
+        "tenant_id",
+        "client_id",
+        "client_secret",
+        "scopes",
+        HTML(
+            '<div class="mb-3 d-none" id="derived-endpoints"><div class="form-label">Endpoints '
+            '<span class="text-muted small">(derived from Provider and Tenant)</span></div>'
+            '<dl class="row metadata small mb-0">'
+            '<dt class="col-4">Authorization</dt><dd class="col-8 text-break" '
+            'data-endpoint="authorization_endpoint"></dd>'
+            '<dt class="col-4">Token</dt><dd class="col-8 text-break" '
+            'data-endpoint="token_endpoint"></dd>'
+            '<dt class="col-4">Userinfo</dt><dd class="col-8 text-break" '
+            'data-endpoint="userinfo_endpoint"></dd>'
+            '<dt class="col-4">Revocation</dt><dd class="col-8 text-break" '
+            'data-endpoint="revocation_endpoint"></dd></dl></div>'
+        ),
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "revocation_endpoint",
+        HTML(
+            "{% load oauth_pages static %}"
+            '<div class="mb-3" id="div_redirect_url"><label class="form-label" '
+            'for="redirect-url">Redirect URL</label><div class="input-group">'
+            '<input class="form-control" id="redirect-url" readonly value="{% redirect_url %}">'
+            '<button class="btn btn-outline-secondary" type="button" id="copy-redirect-url">'
+            'Copy</button></div><div class="form-text">Register this URL at the provider as '
+            "the app's redirect (reply) URL.</div></div>"
+            "<script src=\"{% static 'connections/oauth_client.js' %}\" defer></script>"
+        ),
+    )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

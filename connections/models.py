@@ -244,6 +244,19 @@ class OAuthClient(GroupedRecord):
     scopes = models.TextField("Scopes", blank=True)
     authorization_endpoint = models.URLField("Authorization Endpoint", max_length=500, blank=True)
     token_endpoint = models.URLField("Token Endpoint", max_length=500, blank=True)
+    userinfo_endpoint = models.URLField(
+        "Userinfo Endpoint",
+        max_length=500,
+        blank=True,
+        help_text="Optional: where the authorized account is read when the provider "
+        "sends no ID token.",
+    )
+    revocation_endpoint = models.URLField(
+        "Revocation Endpoint",
+        max_length=500,
+        blank=True,
+        help_text="Optional: Disconnect revokes the tokens there.",
+    )
 
     secret_fields = {"client_secret_enc": "Client Secret"}
     history = history("client_secret_enc")
@@ -270,7 +283,8 @@ class OAuthClient(GroupedRecord):
             self.tenant_id = ""
         derived = self.derived_endpoints()
         if derived:
-            self.authorization_endpoint, self.token_endpoint = derived
+            for name, url in derived.items():
+                setattr(self, name, url)
         else:
             errors = {}
             if not self.authorization_endpoint:
@@ -284,25 +298,52 @@ class OAuthClient(GroupedRecord):
         if self.provider == self.Provider.MICROSOFT:
             return {"tenant_id"}
         if self.provider == self.Provider.CUSTOM:
-            return {"authorization_endpoint", "token_endpoint"}
+            return set(self.ENDPOINTS)
         return set()
+
+    ENDPOINTS = (
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "revocation_endpoint",
+    )
+    # Microsoft (v2, per tenant) and Google endpoints; {tenant} is the Tenant ID. Microsoft
+    # has no revocation endpoint, and its userinfo (Graph) cannot be read with a token for
+    # outlook.office.com: the account comes from the ID token.
+    DERIVED_ENDPOINTS = {
+        Provider.MICROSOFT: {
+            "authorization_endpoint": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
+            "token_endpoint": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+            "userinfo_endpoint": "",
+            "revocation_endpoint": "",
+        },
+        Provider.GOOGLE: {
+            "authorization_endpoint": "https://accounts.google.com/o/oauth2/v2/auth",
+            "token_endpoint": "https://oauth2.googleapis.com/token",
+            "userinfo_endpoint": "https://openidconnect.googleapis.com/v1/userinfo",
+            "revocation_endpoint": "https://oauth2.googleapis.com/revoke",
+        },
+    }
 
     @classmethod
     def field_rules(cls) -> dict:
-        """Which fields the form shows for each Provider (read by record_form.js)."""
+        """Which fields the form shows for each Provider, and what Provider and Tenant fill
+        in (derived endpoints, default scopes), read by record_form.js and oauth_client.js."""
         rules = {p: sorted(cls(provider=p).applicable_fields()) for p in cls.Provider.values}
-        return {"controls": ["provider"], "rules": rules}
+        return {
+            "controls": ["provider"],
+            "rules": rules,
+            "derived": {str(p): dict(e) for p, e in cls.DERIVED_ENDPOINTS.items()},
+            "default_scopes": {str(p): s for p, s in cls.DEFAULT_SCOPES.items()},
+            "default_tenant": "common",
+        }
 
-    def derived_endpoints(self) -> tuple[str, str] | None:
-        if self.provider == self.Provider.MICROSOFT:
-            base = f"https://login.microsoftonline.com/{self.tenant_id or 'common'}/oauth2/v2.0"
-            return f"{base}/authorize", f"{base}/token"
-        if self.provider == self.Provider.GOOGLE:
-            return (
-                "https://accounts.google.com/o/oauth2/v2/auth",
-                "https://oauth2.googleapis.com/token",
-            )
-        return None
+    def derived_endpoints(self) -> dict[str, str] | None:
+        derived = self.DERIVED_ENDPOINTS.get(self.provider)
+        if derived is None:
+            return None
+        tenant = self.tenant_id or "common"
+        return {name: url.replace("{tenant}", tenant) for name, url in derived.items()}
 
 
 class EmailConnectionQuerySet(RecordQuerySet):
@@ -327,6 +368,7 @@ class EmailConnection(GroupedRecord):
         OK = "ok", "OK"
         FAILING = "failing", "Failing"
         UNTESTED = "untested", "Untested"
+        REAUTHORIZE = "reauthorize", "Reauthorization needed"
 
     connection_type = models.CharField(
         "Type", max_length=10, choices=Type.choices, default=Type.OUTGOING
@@ -366,6 +408,10 @@ class EmailConnection(GroupedRecord):
     oauth_expires_at = models.DateTimeField("Access Token Expires", null=True, editable=False)
     oauth_refreshed_at = models.DateTimeField("Last Refresh", null=True, editable=False)
     oauth_last_error = models.TextField("Last Authorization Error", blank=True, editable=False)
+    oauth_authorized_at = models.DateTimeField("Authorized At", null=True, editable=False)
+    oauth_needs_reauth = models.BooleanField(
+        "Reauthorization Needed", default=False, editable=False
+    )
 
     # Last Test (runtime, not versioned).
     last_test_at = models.DateTimeField("Last Test", null=True, editable=False)
@@ -384,6 +430,8 @@ class EmailConnection(GroupedRecord):
         "oauth_expires_at",
         "oauth_refreshed_at",
         "oauth_last_error",
+        "oauth_authorized_at",
+        "oauth_needs_reauth",
         "last_test_at",
         "last_test_ok",
         "last_test_summary",
@@ -394,6 +442,7 @@ class EmailConnection(GroupedRecord):
         verbose_name = "Email Connection"
         permissions = [
             ("test_emailconnection", "Can test email connection"),
+            ("authorize_emailconnection", "Can authorize email connection"),
             ("restore_emailconnection", "Can restore versions of email connection"),
         ]
         constraints = [
@@ -458,12 +507,38 @@ class EmailConnection(GroupedRecord):
 
     @property
     def status(self) -> str:
+        if self.needs_reauthorization:
+            return self.Status.REAUTHORIZE
         if self.last_test_ok is None:
             return self.Status.UNTESTED
         return self.Status.OK if self.last_test_ok else self.Status.FAILING
 
     def get_status_display(self) -> str:
         return self.Status(self.status).label
+
+    @property
+    def uses_oauth(self) -> bool:
+        return self.authentication == self.Auth.OAUTH2
+
+    @property
+    def has_refresh_token(self) -> bool:
+        return bool(self.oauth_refresh_token_enc)
+
+    @property
+    def needs_reauthorization(self) -> bool:
+        return self.uses_oauth and self.oauth_needs_reauth
+
+    def missing_scopes(self) -> list[str]:
+        """Scopes the OAuth Client asks for that the provider did not grant.
+
+        Microsoft never lists offline_access among the granted scopes (a refresh token is
+        the proof it was granted), and extra scopes (Google adds openid) are no problem.
+        """
+        if not self.oauth_authorized or self.oauth_client is None:
+            return []
+        granted = set(self.oauth_scopes.split())
+        wanted = self.oauth_client.scopes.split()
+        return [s for s in wanted if s not in granted and s != "offline_access"]
 
     def applicable_fields(self) -> set[str]:
         """The settings that apply to this connection's Type and Authentication."""

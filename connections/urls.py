@@ -50,6 +50,17 @@ urlpatterns = [
     path("connections/test/", views.connection_test, name="emailconnection-test-new"),
     path("connections/<id:pk>/test/", views.connection_test, name="emailconnection-test"),
     path(
+        "connections/<id:pk>/authorize/",
+        views.connection_authorize,
+        name="emailconnection-authorize",
+    ),
+    path(
+        "connections/<id:pk>/disconnect/",
+        views.connection_disconnect,
+        name="emailconnection-disconnect",
+    ),
+    path("oauth/callback/", views.oauth_callback, name="oauth-callback"),
+    path(
         "connections/<id:pk>/templates/",
         views.ConnectionTemplatesView.as_view(kind=views.KINDS["emailconnection"]),
         name="emailconnection-templates",

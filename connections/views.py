@@ -16,6 +16,7 @@ from connections import connection_test as connection_test_module
 from connections import filters, records, versions
 from connections.forms import FORMS
 from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient, Record
+from connections.oauth import flow
 
 
 @dataclass(frozen=True)
@@ -324,6 +325,9 @@ class RecordDetailView(RecordFormMixin, RecordPageMixin, UpdateView):
             messages.info(self.request, f'No changes: {self.kind.label} "{record}" not updated.')
         return redirect(self.detail_url(record))
 
+    def render_to_response(self, context: dict, **kwargs: object) -> HttpResponse:
+        return allow_provider_redirect(super().render_to_response(context, **kwargs))
+
     def detail_url(self, record: Record) -> str:
         back = self.request.GET.get("back")
         url = record.get_absolute_url()
@@ -520,3 +524,86 @@ def connection_test(request: HttpRequest, pk: int | None = None) -> HttpResponse
             context["problems"] = {"Test": [str(exc)]}
             status = 429
     return render(request, "connections/_test_report.html", context, status=status)
+
+
+def allow_provider_redirect(response: HttpResponse) -> HttpResponse:
+    """Authorize is a form that the server redirects to the provider; Chromium applies the
+    page's CSP form-action to that redirect, so the page allows the provider's origin."""
+    record = getattr(response, "context_data", {}).get("record")
+    if isinstance(record, EmailConnection):
+        origin = flow.provider_origin(record)
+        if origin:
+            response._csp_update = {"form-action": [origin]}
+    return response
+
+
+def _authorizable(request: HttpRequest, pk: int) -> EmailConnection:
+    if not request.user.has_perm("connections.authorize_emailconnection"):
+        raise PermissionDenied
+    visible = EmailConnection.objects.visible_to(request.user).select_related("oauth_client")
+    return get_object_or_404(visible, pk=pk)
+
+
+def connection_authorize(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: a page with the Authorize button (the API hands this URL to a person).
+    POST: remember the state and go to the provider."""
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?next={request.path}")
+    connection = _authorizable(request, pk)
+    if request.method == "POST":
+        try:
+            return HttpResponseRedirect(
+                flow.start(request, connection, reauthorize=connection.oauth_authorized)
+            )
+        except flow.AuthorizeError as exc:
+            messages.error(request, str(exc))
+    response = render(
+        request,
+        "connections/authorize.html",
+        {"record": connection, "kind": KINDS["emailconnection"]},
+    )
+    response.context_data = {"record": connection}
+    return allow_provider_redirect(response)
+
+
+def oauth_callback(request: HttpRequest) -> HttpResponse:
+    """The Redirect URL: the provider sends the operator back here with a code (or error)."""
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?next={request.get_full_path()}")
+    if not request.user.has_perm("connections.authorize_emailconnection"):
+        raise PermissionDenied
+    try:
+        connection = flow.finish(request)
+    except flow.AuthorizeError as exc:
+        messages.error(request, str(exc))
+        if exc.connection is not None:
+            return redirect(exc.connection.get_absolute_url())
+        return render(request, "connections/authorize_failed.html", status=400)
+    messages.success(
+        request, f'Email Connection "{connection}" authorized as {connection.oauth_account}.'
+    )
+    if not connection.has_secret("oauth_refresh_token"):
+        messages.warning(
+            request,
+            "The provider sent no refresh token: the connection works until the access token "
+            "expires, then needs Reauthorize (Microsoft: include offline_access; Google: the "
+            "app must ask for offline access).",
+        )
+    missing = connection.missing_scopes()
+    if missing:
+        messages.warning(request, f"Not granted by the provider: {' '.join(missing)}.")
+    return redirect(connection.get_absolute_url())
+
+
+def connection_disconnect(request: HttpRequest, pk: int) -> HttpResponse:
+    """Forget the tokens (revoking them at the provider when it has a revocation endpoint)."""
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?next={request.path}")
+    connection = _authorizable(request, pk)
+    if request.method != "POST":
+        return redirect(connection.get_absolute_url())
+    problem = flow.disconnect(connection, request.user)
+    messages.success(request, f'Email Connection "{connection}" disconnected: tokens forgotten.')
+    if problem:
+        messages.warning(request, problem)
+    return redirect(connection.get_absolute_url())

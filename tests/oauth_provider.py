@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -22,6 +23,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import pytest
 import requests
 from oauth2_provider.models import Application
+from oauth2_provider.views.mixins import OAuthLibMixin
 
 from connections.models import EmailConnection, OAuthClient
 from tests.factories import save
@@ -178,6 +180,31 @@ def oauth_client(provider: Provider, mailbox_user: Any) -> OAuthClient:
     )
     client.set_secret("client_secret", provider.client_secret)
     return save(client, mailbox_user)
+
+
+def _forget_oauthlib_cores() -> None:
+    """DOT builds its oauthlib server once per view class, with the settings of that moment."""
+    classes = [OAuthLibMixin]
+    while classes:
+        cls = classes.pop()
+        classes += cls.__subclasses__()
+        if "_oauthlib_core" in cls.__dict__:
+            delattr(cls, "_oauthlib_core")
+
+
+@pytest.fixture
+def short_lived_tokens(settings: Any) -> Iterator[int]:
+    """Access tokens of the provider live 120 s: inside the 10 minutes before expiry when a
+    refresh is due. Yields their lifetime."""
+    lifetime = 120
+    settings.OAUTH2_PROVIDER = {
+        **settings.OAUTH2_PROVIDER,
+        "ACCESS_TOKEN_EXPIRE_SECONDS": lifetime,
+        "ALWAYS_RELOAD_OAUTHLIB_CORE": True,
+    }
+    _forget_oauthlib_cores()
+    yield lifetime
+    _forget_oauthlib_cores()  # or the next test would get the short lifetime too
 
 
 def oauth_connection(oauth_client: OAuthClient, **values: Any) -> EmailConnection:

@@ -168,7 +168,15 @@ class EmailConnectionSerializer(RecordSerializer):
         help_text="OAuth 2.0 only: id of the OAuth Client used to authorize.",
     )
     business_services = services_field()
-    status = serializers.ChoiceField(choices=EmailConnection.Status.choices, read_only=True)
+    status = serializers.ChoiceField(
+        choices=EmailConnection.Status.choices,
+        read_only=True,
+        help_text="reauthorize (Reauthorization needed) when the provider refused to renew "
+        "the OAuth token; else the last Test's result.",
+    )
+    oauth_missing_scopes = serializers.SerializerMethodField(
+        help_text="Scopes the OAuth Client asks for that the provider did not grant."
+    )
 
     secret_fields = ("password",)
 
@@ -201,6 +209,9 @@ class EmailConnectionSerializer(RecordSerializer):
             "oauth_expires_at",
             "oauth_refreshed_at",
             "oauth_last_error",
+            "oauth_authorized_at",
+            "oauth_needs_reauth",
+            "oauth_missing_scopes",
             "last_test_at",
             "last_test_ok",
             "last_test_summary",
@@ -209,6 +220,9 @@ class EmailConnectionSerializer(RecordSerializer):
 
     def get_password_set(self, record: EmailConnection) -> bool:
         return record.has_secret("password")
+
+    def get_oauth_missing_scopes(self, record: EmailConnection) -> list[str]:
+        return record.missing_scopes()
 
 
 class EmailTemplateSerializer(RecordSerializer):
@@ -268,6 +282,8 @@ class OAuthClientSerializer(RecordSerializer):
     )
     authorization_endpoint = endpoint_input("Authorization endpoint")
     token_endpoint = endpoint_input("Token endpoint")
+    userinfo_endpoint = endpoint_input("Userinfo endpoint (optional)")
+    revocation_endpoint = endpoint_input("Revocation endpoint (optional)")
     client_secret_set = serializers.SerializerMethodField()
     business_services = services_field()
 
@@ -288,6 +304,8 @@ class OAuthClientSerializer(RecordSerializer):
             "scopes",
             "authorization_endpoint",
             "token_endpoint",
+            "userinfo_endpoint",
+            "revocation_endpoint",
         )
         read_only_fields = RecordSerializer.metadata[:2] + RecordSerializer.metadata[3:]
 
@@ -403,6 +421,22 @@ class ReportSerializer(serializers.Serializer):
     stages = StageSerializer(many=True)
     sent = serializers.BooleanField(help_text="A real test mail was sent.")
     duration_ms = serializers.FloatField()
+
+
+class AuthorizeUrlSerializer(serializers.Serializer):
+    authorize_url = serializers.URLField(
+        help_text="The page where a person signs in as the connection's User Name and "
+        "authorizes it (log in to this console, click Authorize); hand it to that person."
+    )
+
+
+class DisconnectSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    warning = serializers.CharField(
+        allow_blank=True,
+        help_text="Set when the provider's revocation endpoint did not revoke the tokens "
+        "(they are forgotten here anyway).",
+    )
 
 
 class ErrorSerializer(serializers.Serializer):

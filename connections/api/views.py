@@ -9,8 +9,10 @@ Views fetch (querysets are `visible_to` the token's user, so another team's reco
 
 from typing import Any
 
+from django.conf import settings
 from django.core.paginator import Page
 from django.db.models import QuerySet
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters as drf_filters
 from rest_framework import mixins, pagination, permissions, viewsets
@@ -38,8 +40,10 @@ from connections.api.permissions import (
     access_for,
 )
 from connections.api.serializers import (
+    AuthorizeUrlSerializer,
     BusinessServiceSerializer,
     ConnectionTestSerializer,
+    DisconnectSerializer,
     EmailConnectionSerializer,
     EmailTemplateSerializer,
     OAuthClientSerializer,
@@ -48,7 +52,10 @@ from connections.api.serializers import (
     VersionPageSerializer,
 )
 from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient, Record
+from connections.oauth import flow
 from connections.views import KINDS
+
+AUTHORIZE = "write", "authorize"
 
 
 class Pagination(pagination.PageNumberPagination):
@@ -218,6 +225,42 @@ class EmailConnectionViewSet(RecordViewSet):
     filterset_class = filters.EmailConnectionFilter
     search_fields = kind_search(EmailConnection)
     related = ("oauth_client",)
+
+    access_by_action = {
+        **RecordViewSet.access_by_action,
+        "authorize": AUTHORIZE,
+        "disconnect": AUTHORIZE,
+    }
+
+    @extend_schema(
+        summary="Start an OAuth authorization: the page to hand to the person who signs in",
+        description="The connection must use OAuth 2.0 with an OAuth Client that has a Client "
+        "ID. Nothing changes until that person completes Authorize in a browser.",
+        request=None,
+        responses=AuthorizeUrlSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def authorize(self, request: Request, pk: str | None = None) -> Response:
+        connection = self.get_object()
+        try:
+            flow.check_can_authorize(connection)
+        except flow.AuthorizeError as exc:
+            raise ValidationError({"non_field_errors": [str(exc)]}) from None
+        path = reverse("connections:emailconnection-authorize", args=[connection.pk])
+        url = settings.PUBLIC_BASE_URL + path if settings.PUBLIC_BASE_URL else None
+        return Response({"authorize_url": url or request.build_absolute_uri(path)})
+
+    @extend_schema(
+        summary="Disconnect: forget the OAuth tokens (revoked at the provider when it can)",
+        request=None,
+        responses=DisconnectSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def disconnect(self, request: Request, pk: str | None = None) -> Response:
+        connection = self.get_object()
+        warning = flow.disconnect(connection, request.user)
+        message = f'Email Connection "{connection}" disconnected: tokens forgotten.'
+        return Response({"message": message, "warning": warning})
 
     @extend_schema(
         summary="Test the connection (stored settings, optionally overridden; not saved)",

@@ -14,3 +14,11 @@ def clear_expired_api_tokens() -> None:
     django-oauth-toolkit would otherwise keep forever (its `cleartokens` command, scheduled)."""
     clear_expired()
 
+
+@periodic(crontab(minute="*/5"), name="refresh_oauth_tokens")
+def refresh_oauth_tokens() -> int:
+    """Refresh the OAuth access tokens due for it (every 5 minutes): those expiring within
+    OAUTH_REFRESH_BEFORE_SECONDS, and any not refreshed for OAUTH_REFRESH_MAX_AGE_DAYS."""
+    from connections.oauth import tokens
+
+    return tokens.refresh_due()
