@@ -334,6 +334,34 @@ def test_a_server_chatty_in_every_stage_stops_at_the_limit_of_the_whole_test() -
     assert peak < 3 * MEGABYTE
 
 
+def imap_listing(folders: int) -> Callable[[socket.socket, Lines], None]:
+    """A server whose LIST names that many folders of 64 characters (~90 bytes a line)."""
+
+    def talk(conn: socket.socket, read: Lines) -> None:
+        conn.sendall(b"* OK [CAPABILITY IMAP4rev1] fake\r\n")
+        while True:
+            tag, command, *_ = read().split(b" ")
+            if command.upper() == b"LIST":
+                for number in range(folders):
+                    conn.sendall(b'* LIST () "/" "Projects/%058d"\r\n' % number)
+            reply = b"* CAPABILITY IMAP4rev1\r\n" if command.upper() == b"CAPABILITY" else b""
+            conn.sendall(reply + tag + b" OK done\r\n")
+
+    return talk
+
+
+def test_a_long_folder_list_is_read_up_to_its_own_larger_limit() -> None:
+    with fake_server(imap_listing(1500)) as server:
+        report = run(imap(server))
+    assert report.ok
+    assert report.stage("list").detail["count"] == 1500
+
+    with fake_server(imap_listing(2500)) as server:
+        report = run(imap(server))
+    assert report.failed_stage.name == "list"
+    assert "more than 192 KiB during Folders" in report.failed_stage.hint
+
+
 # --- Another protocol on the port ------------------------------------------------------------
 
 
