@@ -193,9 +193,10 @@ class RecordListView(RecordMixin, ListView):
             return self.paginate_by
 
     def sort_key(self) -> str:
+        """A sortable column, descending with one leading "-"; anything else sorts by name."""
         wanted = self.request.GET.get("sort", "name")
         allowed = {c.sort for c in self.kind.columns if c.sort}
-        return wanted if wanted.lstrip("-") in allowed else "name"
+        return wanted if wanted.removeprefix("-") in allowed else "name"
 
     def get_queryset(self) -> QuerySet:
         qs = super().get_queryset()

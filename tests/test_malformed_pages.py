@@ -1,4 +1,6 @@
-"""No request to the pages, however malformed, gets a 500."""
+"""No request to the pages or the API, however malformed, gets a 500."""
+
+from collections.abc import Callable
 
 import pytest
 from django.urls import reverse
@@ -116,3 +118,66 @@ def test_an_id_too_large_for_the_database_is_404(admin_client_logged: object) ->
 def test_a_nul_in_a_page_query_string_is_a_400(admin_client_logged: object, url: str) -> None:
     response = admin_client_logged.get(url, {"q": "a\x00b"})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("sort", ["--name", "-", "--", "name,", "-name,version", "ñame", "-ñ"])
+@pytest.mark.parametrize(
+    "url", ["/connections/", "/templates/", "/oauth-clients/", "/business-services/"]
+)
+def test_a_malformed_sort_falls_back_to_the_name_order(
+    admin_client_logged: object, url: str, sort: str
+) -> None:
+    make_connection()
+    response = admin_client_logged.get(url, {"sort": sort})
+    assert response.status_code == 200
+    assert response.context["sort"] == "name"
+
+
+DEEP = "[" * 100_000
+WRITES = [
+    ("post", "/api/v1/connections/"),
+    ("patch", "/api/v1/connections/{pk}/"),
+    ("post", "/api/v1/business-services/"),
+    ("post", "/cam/api/v1/smtpconnections"),
+    ("post", "/cam/composer/api/v1/smtpconnections/patchConnectionParametersById"),
+    ("post", "/cam/composer/api/v1/smtpconnections/testEmailById"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), WRITES)
+def test_a_deeply_nested_json_body_is_a_400(
+    api_as: Callable, operator: object, method: str, path: str
+) -> None:
+    connection = make_connection()
+    api = api_as(operator)
+    response = getattr(api, method)(path.format(pk=connection.pk), DEEP)
+    assert response.status_code == 400
+    assert "nested" in response.json()["message"]
+    assert set(response.json()) == {"message", "errors"}
+
+
+@pytest.mark.parametrize(("method", "path"), WRITES)
+def test_a_deeply_nested_json_body_without_a_token_is_a_401(
+    client: object, method: str, path: str
+) -> None:
+    response = getattr(client, method)(path.format(pk=1), DEEP, content_type="application/json")
+    assert response.status_code == 401
+
+
+def test_brackets_inside_strings_are_not_nesting(api_as: Callable, operator: object) -> None:
+    api = api_as(operator)
+    description = '[{"quoted\\" ' + "[" * 100
+    response = api.post(
+        "/cam/api/v1/smtpconnections",
+        {
+            "name": "Brackets",
+            "description": description,
+            "connection_parameters": [
+                {"name": "hostname", "value": "smtp.example.com"},
+                {"name": "username", "value": "alice"},
+                {"name": "password", "value": "{" * 50},
+            ],
+        },
+    )
+    assert response.status_code == 201, response.content
+    assert EmailConnection.objects.get(name="Brackets").description == description

@@ -1,16 +1,26 @@
-"""JSON only, and never more than DATA_UPLOAD_MAX_MEMORY_SIZE of it.
+"""JSON only, never more than DATA_UPLOAD_MAX_MEMORY_SIZE of it, never nested too deep.
 
 DRF reads the body straight from the request stream, past Django's size check on
 `request.body`, so the limit is enforced here: an oversized body is a 413, not a parse.
+Python's json recurses once per level: a body of 100,000 "[" would exhaust the stack (a
+500), so the nesting is measured before parsing and more than MAX_DEPTH levels is a 400;
+without credentials it is the 401 the request gets anyway.
 """
 
 import io
+import re
+from itertools import accumulate
 from typing import Any
 
 from django.conf import settings
-from rest_framework import parsers
+from rest_framework import exceptions, parsers
 
 from connections.api.exceptions import PayloadTooLarge
+
+# The deepest real body (seed API: object > list of parameters > parameter) is 3 levels.
+MAX_DEPTH = 32
+STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+BRACKET = re.compile(rb"[\[\]{}]")
 
 
 class JSONParser(parsers.JSONParser):
@@ -21,4 +31,25 @@ class JSONParser(parsers.JSONParser):
         body = stream.read(limit + 1)
         if len(body) > limit:
             raise PayloadTooLarge(limit)
+        if nesting_depth(body) > MAX_DEPTH:
+            request = (parser_context or {}).get("request")
+            if request is not None and not carries_credentials(request):
+                # The token check (django-oauth-toolkit) reads the body while it looks for a
+                # token, so an anonymous request is parsed before it gets its 401.
+                raise exceptions.NotAuthenticated()
+            raise exceptions.ParseError(
+                f"JSON parse error - the body is nested deeper than {MAX_DEPTH} levels."
+            )
         return super().parse(io.BytesIO(body), media_type, parser_context)
+
+
+def nesting_depth(body: bytes) -> int:
+    """How many arrays and objects deep the JSON text goes (brackets in strings aside)."""
+    brackets = BRACKET.findall(STRING.sub(b"", body))
+    steps = (1 if b in (b"[", b"{") else -1 for b in brackets)
+    return max(accumulate(steps), default=0)
+
+
+def carries_credentials(request: Any) -> bool:
+    """A Bearer token in the header or, as oauthlib also takes it, the query string."""
+    return "HTTP_AUTHORIZATION" in request.META or "access_token" in request.GET
