@@ -1,6 +1,7 @@
 """Email Monitor Task runs against the loopback Dovecot: mails put in with APPEND, the result
 read back through IMAP. Every test works in folders of its own (Dovecot is shared)."""
 
+import contextlib
 import imaplib
 import uuid
 from collections.abc import Iterator
@@ -8,12 +9,13 @@ from email.message import EmailMessage
 
 import pytest
 
-from connections.mail import mailbox
+from connections.mail import mailbox, xoauth2
 from connections.models import EmailConnection
 from connections.tasks import monitor
 from connections.tasks.monitor import Action, Criterion, State, Watch
 from tests.factories import make_connection, make_oauth_client
 from tests.mailservers import ImapServer
+from tests.oauth_provider import MAILBOX_USER, authorize_in_console, oauth_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -481,3 +483,43 @@ def test_folder_names_travel_as_modified_utf7():
     assert mailbox.encode_utf7("Gelöschte Elemente") == "Gel&APY-schte Elemente"
     assert mailbox.encode_utf7("R&D") == "R&-D"
     assert mailbox.quoted('a "b"') == '"a \\"b\\""'
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_authorized_oauth_mailbox_is_watched_with_xoauth2(
+    provider, oauth_client, imap_oauth, mailbox_user
+):
+    imap_oauth.make_mailbox(MAILBOX_USER)
+    connection = oauth_connection(
+        oauth_client,
+        connection_type=EmailConnection.Type.INCOMING,
+        smtp_server="",
+        imap_server=imap_oauth.host,
+        imap_port=imap_oauth.port,
+    )
+    authorize_in_console(provider, connection)
+    connection.refresh_from_db()
+    token = connection.get_secret("oauth_access_token")
+    client = imaplib.IMAP4(imap_oauth.host, imap_oauth.port, timeout=10)
+    client.authenticate("XOAUTH2", lambda _: xoauth2.sasl_string(MAILBOX_USER, token).encode())
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    inbox, archive = f"{prefix}-inbox", f"{prefix}-archive"
+    for name in (inbox, archive):
+        client.create(mailbox.quoted(name))
+    client.append(mailbox.quoted(inbox), None, None, mail("Invoice 1").as_bytes())
+    try:
+        report = monitor.run(
+            connection, Watch(inbox, action=Action.MOVE_MARK_READ, move_folder=archive)
+        )
+
+        assert report.ok, report.failed_stage
+        assert report.stage("auth").detail["mechanism"] == "XOAUTH2"
+        assert report.matches[0].action == f"marked as read, moved to {archive}"
+        assert client.select(mailbox.quoted(inbox))[1] == [b"0"]
+        assert client.select(mailbox.quoted(archive))[1] == [b"1"]
+    finally:
+        with contextlib.suppress(imaplib.IMAP4.error):
+            client.unselect()
+        for name in (inbox, archive):
+            client.delete(mailbox.quoted(name))
+        client.logout()

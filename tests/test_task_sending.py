@@ -14,6 +14,7 @@ from connections.tasks import sending
 from connections.tasks.render import Draft
 from tests.factories import make_connection, make_oauth_client
 from tests.mailservers import HOST, SmtpServer, free_port
+from tests.oauth_provider import MAILBOX_USER, authorize_in_console, oauth_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -230,3 +231,23 @@ def test_a_refused_recipient_is_named_and_nothing_is_sent(refusing_server):
     }
     assert not report.sent
     assert refusing_server.messages == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_authorized_oauth_connection_sends_with_xoauth2(
+    provider, oauth_client, smtp_oauth, mailbox_user
+):
+    connection = oauth_connection(
+        oauth_client, smtp_server=smtp_oauth.host, smtp_port=smtp_oauth.port
+    )
+    authorize_in_console(provider, connection)
+    connection.refresh_from_db()
+
+    report = sending.send(connection, DRAFT, VALUES)
+
+    assert report.ok, report.failed_stage
+    assert report.stage("auth").detail["mechanism"] == "XOAUTH2"
+    [received] = smtp_oauth.messages
+    assert received.auth_user == MAILBOX_USER
+    assert received.message["From"] == MAILBOX_USER
+    assert received.message["Message-ID"] == report.message_id
