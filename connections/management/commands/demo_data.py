@@ -1,13 +1,22 @@
 """Demo data for a first look: services, OAuth clients, connections, templates and users."""
 
+import os
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
+from django.urls import reverse
+from oauth2_provider.models import Application
 
 from connections import records
 from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient
+
+# The console's registration at its own OAuth server (/o/), which stands in for Microsoft
+# and Google on a machine that cannot reach them.
+LOCAL_PROVIDER = "Local test provider"
+LOCAL_CLIENT_ID = "email-console-local"
 
 
 class Command(BaseCommand):
@@ -129,6 +138,20 @@ class Command(BaseCommand):
             oauth_client=microsoft,
             trash_folder="Deleted Items",
         )
+        local = self.local_provider(admin)
+        self.record(
+            EmailConnection,
+            admin,
+            name="Local mailbox (OAuth)",
+            description="Click Authorize: you sign in at this app's own OAuth server as the "
+            "demo admin. Test then needs an SMTP server on 127.0.0.1:2525 that takes XOAUTH2.",
+            smtp_server="127.0.0.1",
+            smtp_port=2525,
+            email_address=admin.email,
+            authentication="oauth2",
+            user_name=admin.email,
+            oauth_client=local,
+        )
         self.record(
             EmailTemplate,
             admin,
@@ -159,6 +182,7 @@ class Command(BaseCommand):
             username="admin", defaults={"email": "admin@example.com"}
         )
         admin.is_staff = admin.is_superuser = True
+        admin.email = admin.email or "admin@example.com"  # the account "Local mailbox" logs in as
         admin.set_password(password)
         admin.save()
         self.password = password
@@ -169,6 +193,53 @@ class Command(BaseCommand):
             )
         )
         return admin, operators
+
+    def local_provider(self, admin: object) -> OAuthClient:
+        """A Custom OAuth Client at this app's own /o/, and its DOT Application (confidential,
+        authorization code, RS256) registered with the Redirect URL. The client secret exists
+        in plain text only in the OAuth Client (encrypted): DOT keeps a hash of it."""
+        base = settings.PUBLIC_BASE_URL or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+        endpoints = {
+            "authorization_endpoint": f"{base}/o/authorize/",
+            "token_endpoint": f"{base}/o/token/",
+            "userinfo_endpoint": f"{base}/o/userinfo/",
+            "revocation_endpoint": f"{base}/o/revoke_token/",
+        }
+        client = OAuthClient.objects.filter(name=LOCAL_PROVIDER).first()
+        secret = client.get_secret("client_secret") if client else secrets.token_urlsafe(32)
+        if client is None:
+            client = self.record(
+                OAuthClient,
+                admin,
+                name=LOCAL_PROVIDER,
+                description="This app's own OAuth server, standing in for Microsoft and Google.",
+                provider="custom",
+                client_id=LOCAL_CLIENT_ID,
+                scopes="openid email",
+                secret=("client_secret", secret),
+                **endpoints,
+            )
+        elif any(getattr(client, name) != url for name, url in endpoints.items()):
+            # served at another address or port than last time: follow it
+            for name, url in endpoints.items():
+                setattr(client, name, url)
+            client.full_clean()
+            records.save_record(client, admin, reason=f"Demo data: served at {base}")
+        redirect_url = base + reverse("connections:oauth-callback")
+        Application.objects.update_or_create(
+            client_id=client.client_id,
+            defaults={"redirect_uris": redirect_url},
+            create_defaults={
+                "name": "Email Connections console (local test provider)",
+                "client_secret": secret,
+                "client_type": Application.CLIENT_CONFIDENTIAL,
+                "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,
+                "redirect_uris": redirect_url,
+                "algorithm": Application.RS256_ALGORITHM,
+                "user": admin,
+            },
+        )
+        return client
 
     def record(
         self,
