@@ -296,6 +296,32 @@ def test_a_token_is_accepted_only_in_the_authorization_header(
 
 
 @pytest.mark.django_db
+def test_userinfo_takes_the_token_only_from_the_authorization_header(
+    admin_client_logged: Any, admin_user: Any, client: Any
+) -> None:
+    app = oauth_app(admin_user, Application.GRANT_AUTHORIZATION_CODE)
+    app.algorithm = Application.RS256_ALGORITHM
+    app.save()
+    code = redirect_query(consent(admin_client_logged, app, scope="openid email"))["code"][0]
+    admin_client_logged.logout()
+    token = client.post(
+        "/o/token/",
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": app.redirect_uris,
+            "code_verifier": VERIFIER,
+        },
+        HTTP_AUTHORIZATION=basic(app),
+    ).json()["access_token"]
+    assert client.get(f"/o/userinfo/?access_token={token}").status_code == 401
+    assert client.post("/o/userinfo/", {"access_token": token}).status_code == 401
+    header = client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert header.status_code == 200
+    assert header.json()["email"] == admin_user.email
+
+
+@pytest.mark.django_db
 def test_a_replayed_refresh_token_revokes_the_whole_family(
     admin_client_logged: Any, admin_user: Any, client: Any
 ) -> None:

@@ -10,7 +10,19 @@ from typing import Any
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 
-class Validator(OAuth2Validator):
+class HeaderTokenValidator(OAuth2Validator):
+    """RFC 9700 (4.3.2) and this API: an access token counts only in the Authorization header.
+    oauthlib also takes an `access_token` parameter of the query string or a form body (DOT's
+    gate covers the query string of the API only, not /o/userinfo/ nor a form body)."""
+
+    def validate_bearer_token(self, token: str | None, scopes: list[str], request: Any) -> bool:
+        scheme, _, value = (request.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or value.strip() != token:
+            return False
+        return super().validate_bearer_token(token, scopes, request)
+
+
+class Validator(HeaderTokenValidator):
     def get_additional_claims(self) -> dict[str, Callable[[Any], Any]]:
         # Request-agnostic (callables), so discovery lists the claims. DOT gives each one
         # only when its scope was granted: email needs "email", the names need "profile".
