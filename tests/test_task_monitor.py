@@ -300,7 +300,8 @@ def test_a_run_examines_a_bounded_number_of_mails_and_the_next_run_goes_on(
     first = monitor.run(connection, Watch(inbox))
     second = monitor.run(connection, Watch(inbox), first.state)
 
-    assert (first.examined, first.waiting) == (2, 1)
+    assert (first.examined, first.more) == (2, True)
+    assert second.more is False
     assert [m.subject for m in second.matches] == ["Mail 3"]
     assert set(map(frozenset, box.flags(inbox).values())) == {frozenset({"\\Seen"})}
 
@@ -523,3 +524,36 @@ def test_an_authorized_oauth_mailbox_is_watched_with_xoauth2(
         for name in (inbox, archive):
             client.delete(mailbox.quoted(name))
         client.logout()
+
+
+def test_a_folder_is_searched_in_windows_of_uids(imap_server, box, monkeypatch):
+    monkeypatch.setattr(mailbox, "SEARCH_WINDOW", 2)
+    inbox = box.folder("inbox")
+    for number in range(1, 6):
+        box.append(inbox, mail(f"Mail {number}"), flags="(\\Seen)" if number < 4 else "")
+    connection = incoming(imap_server, box)
+
+    report = monitor.run(connection, Watch(inbox))
+
+    assert [m.subject for m in report.matches] == ["Mail 4", "Mail 5"]
+    assert report.state.last_uid == 5
+
+
+def test_encoded_headers_are_matched_decoded(imap_server, box):
+    inbox = box.folder("inbox")
+    box.append(inbox, mail("Rechnung für Oktober", sender="Jürgen <j@example.com>"))
+    connection = incoming(imap_server, box)
+    criteria = [Criterion("subject", "contains", "FÜR"), Criterion("from", "contains", "jürgen")]
+
+    report = monitor.run(connection, Watch(inbox, criteria))
+
+    assert report.matches[0].sender == "Jürgen <j@example.com>"
+
+
+def test_delete_in_the_trash_folder_itself_is_refused(imap_server, box):
+    connection = incoming(imap_server, box, trash_folder="Trash")
+
+    report = monitor.run(connection, Watch("Trash", action=Action.DELETE))
+
+    assert report.failed_stage.name == "settings"
+    assert "The folder watched is the connection's Trash Folder" in report.failed_stage.hint

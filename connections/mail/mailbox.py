@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
-
 from imaplib import IMAP4
+
 from connections.mail.report import Failed, Own
 
 # What one mail may bring into a run: its headers and the start of its text
 MAX_MAIL_BYTES = 64 * 1024
+# UIDs searched per SEARCH command: the reply (one line) stays far below imap.MAX_LINE
+SEARCH_WINDOW = 5000
 UID_ITEM = re.compile(rb"\bUID (\d+)")
 
 
@@ -73,28 +75,55 @@ def capabilities(client: IMAP4) -> set[str]:
     return set(_text(data[-1]).upper().split())
 
 
-def select(client: IMAP4, folder: str) -> int:
-    """Open folder read-write; its UIDVALIDITY."""
+def select(client: IMAP4, folder: str) -> tuple[int, int]:
+    """Open folder read-write; its UIDVALIDITY and UIDNEXT (0 when not announced)."""
     typ, data = client.select(quoted(folder))
     _check(typ, data, f"The server would not open the folder '{folder}': see its reply.")
-    _, values = client.response("UIDVALIDITY")
-    try:
-        return int(values[-1])
-    except (TypeError, ValueError, IndexError):
+    uidvalidity, uidnext = _number(client, "UIDVALIDITY"), _number(client, "UIDNEXT")
+    if not uidvalidity:
         raise Failed(
             Own("no UIDVALIDITY in the SELECT reply"),
             "The server gave the folder no UIDVALIDITY, so mails cannot be told apart between "
             "runs: this server is not usable for a monitor.",
-        ) from None
+        )
+    return uidvalidity, uidnext
 
 
-def unseen_after(client: IMAP4, last_uid: int) -> list[int]:
-    """UIDs of the unseen, undeleted mails above last_uid, in order."""
-    typ, data = client.uid("SEARCH", "UID", f"{last_uid + 1}:*", "UNSEEN", "UNDELETED")
+def _number(client: IMAP4, code: str) -> int:
+    _, values = client.response(code)
+    try:
+        return int(values[-1])
+    except (TypeError, ValueError, IndexError):
+        return 0
+
+
+def unseen_after(
+    client: IMAP4, last_uid: int, limit: int, uidnext: int = 0
+) -> tuple[list[int], bool]:
+    """The first `limit` UIDs of unseen, undeleted mails above last_uid, in order, and
+    whether more are waiting.
+
+    Searched SEARCH_WINDOW UIDs at a time up to UIDNEXT, so that a folder with many unseen
+    mails does not answer with a line longer than a reply may be.
+    """
+    found: list[int] = []
+    start = last_uid + 1
+    while len(found) <= limit:
+        end = start + SEARCH_WINDOW - 1
+        final = not uidnext or end >= uidnext - 1
+        found += _search(client, f"{start}:*" if final else f"{start}:{end}", last_uid)
+        if final:
+            break
+        start = end + 1
+    return found[:limit], len(found) > limit
+
+
+def _search(client: IMAP4, uids: str, last_uid: int) -> list[int]:
+    typ, data = client.uid("SEARCH", "UID", uids, "UNSEEN", "UNDELETED")
     _check(typ, data, "The server refused to search the folder: see its reply.")
     # "n:*" always includes the highest UID, even when it is below n (RFC 3501, 6.4.8)
-    uids = {int(uid) for uid in b" ".join(d for d in data if d).split() if uid.isdigit()}
-    return sorted(uid for uid in uids if uid > last_uid)
+    found = {int(uid) for uid in b" ".join(d for d in data if d).split() if uid.isdigit()}
+    return sorted(uid for uid in found if uid > last_uid)
 
 
 @dataclass

@@ -107,7 +107,7 @@ class MonitorReport(Report):
     examined: int = 0
     matched: int = 0
     matches: list[Handled] = field(default_factory=list)
-    waiting: int = 0  # unseen mails above MAX_MAILS, left for the next run
+    more: bool = False  # more unseen mails than MAX_MAILS: the next run goes on
     uidvalidity: int = 0
     last_uid: int = 0
 
@@ -233,6 +233,8 @@ def _check_settings(stage: Stage, connection: EmailConnection, watch: Watch) -> 
             "Delete moves mails to the connection's Trash Folder, and it has none: set the "
             "Trash Folder on the connection (e.g. Trash)."
         )
+    elif watch.action in DELETES and mailbox.same_folder(connection.trash_folder, watch.folder):
+        found.append("The folder watched is the connection's Trash Folder: Delete cannot apply.")
     if found:
         raise Failed(Own("The task's settings cannot be run."), " ".join(found))
     stage.reply = Own("Settings checked.")
@@ -308,7 +310,7 @@ def _work(
     with rec.stage("select") as stage:
         folder = _folder(rec, watch.folder, names)
         offered = mailbox.capabilities(client)
-        uidvalidity = mailbox.select(client, folder)
+        uidvalidity, uidnext = mailbox.select(client, folder)
         stage.detail.update(folder=folder, uidvalidity=uidvalidity)
         if uidvalidity != report.uidvalidity:
             stage.detail["restarted"] = bool(report.uidvalidity)
@@ -316,10 +318,10 @@ def _work(
         stage.detail["after_uid"] = report.last_uid
         stage.reply = Own(f"{folder} opened")
     with rec.stage("search") as stage:
-        uids = mailbox.unseen_after(client, report.last_uid)
-        examined, report.waiting = uids[:MAX_MAILS], max(0, len(uids) - MAX_MAILS)
-        stage.detail.update(unseen=len(uids), waiting=report.waiting)
-        stage.reply = Own(f"{len(uids)} unseen mails not handled yet")
+        examined, report.more = mailbox.unseen_after(client, report.last_uid, MAX_MAILS, uidnext)
+        stage.detail.update(found=len(examined), more=report.more)
+        more = f" (the first {MAX_MAILS}: more wait for the next run)" if report.more else ""
+        stage.reply = Own(f"{len(examined)} unseen mails not handled yet{more}")
     with rec.stage("fetch") as stage:
         mails = mailbox.fetch(client, examined)
         report.examined = len(mails)
