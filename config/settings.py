@@ -331,6 +331,7 @@ OAUTH2_PROVIDER |= {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "APPLICATION_ADMIN_CLASS": "connections.api.oauth_admin.ApplicationAdmin",
 }
 
 LOGGING = {

@@ -340,7 +340,7 @@ def test_a_replayed_refresh_token_revokes_the_whole_family(
     assert refresh(client, app, second["refresh_token"]).status_code == 400
 
 
-def test_redirect_uris_are_registered_with_https_only() -> None:
+def test_redirect_uris_outside_loopback_are_registered_with_https_only() -> None:
     for uri, valid in (("http://client.example.com/cb", False), (HTTPS_CLIENT, True)):
         app = Application(
             name="client",
@@ -355,6 +355,39 @@ def test_redirect_uris_are_registered_with_https_only() -> None:
             assert not valid and "redirect_uris" in error.message_dict
         else:
             assert valid
+
+
+@pytest.mark.django_db
+def test_the_admin_registers_https_or_loopback_redirect_uris_only(
+    admin_client_logged: Any, admin_user: Any
+) -> None:
+    cases = {
+        HTTPS_CLIENT: True,
+        LOOPBACK_CLIENT: True,
+        "http://[::1]:8765/cb": True,
+        "http://client.example.com/cb": False,
+        "http://localhost:8765/cb": False,
+        f"{LOOPBACK_CLIENT} http://client.example.com/cb": False,
+    }
+    for number, (uris, valid) in enumerate(cases.items()):
+        response = admin_client_logged.post(
+            "/admin/oauth2_provider/application/add/",
+            {
+                "client_id": f"client-{number}",
+                "client_secret": SECRET,
+                "hash_client_secret": "on",
+                "user": admin_user.pk,
+                "redirect_uris": uris,
+                "post_logout_redirect_uris": "",
+                "allowed_origins": "",
+                "client_type": Application.CLIENT_CONFIDENTIAL,
+                "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,
+                "name": f"client {number}",
+                "algorithm": "",
+            },
+        )
+        assert (response.status_code == 302) == valid, uris
+        assert Application.objects.filter(client_id=f"client-{number}").exists() == valid, uris
 
 
 @pytest.mark.django_db
