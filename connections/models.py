@@ -412,6 +412,8 @@ class EmailConnection(GroupedRecord):
     oauth_needs_reauth = models.BooleanField(
         "Reauthorization Needed", default=False, editable=False
     )
+    # Held by the worker refreshing the token (tokens.claim), so that no other sends it too.
+    oauth_refresh_lease = models.DateTimeField(null=True, editable=False)
 
     # Last Test (runtime, not versioned).
     last_test_at = models.DateTimeField("Last Test", null=True, editable=False)
@@ -432,6 +434,7 @@ class EmailConnection(GroupedRecord):
         "oauth_last_error",
         "oauth_authorized_at",
         "oauth_needs_reauth",
+        "oauth_refresh_lease",
         "last_test_at",
         "last_test_ok",
         "last_test_summary",

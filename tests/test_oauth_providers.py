@@ -7,6 +7,7 @@ Their endpoints cannot be reached from here, so they are mocked at the HTTP boun
 import base64
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from django import db
 from django.utils import timezone
 
 from connections import crypto
@@ -475,3 +477,58 @@ def test_disconnect_at_microsoft_calls_no_revocation_endpoint(
     admin_client_logged.post(f"/connections/{connection.pk}/disconnect/")
     assert provider.requests == []
     assert not EmailConnection.objects.get(pk=connection.pk).oauth_authorized
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_waits_for_another_workers_lease_and_does_not_repeat_it(
+    provider: FakeProvider,
+) -> None:
+    connection = authorized(oauth_connection(google_client(), user_name="robot@example.com"))
+    assert tokens.claim(connection.pk)  # another worker is refreshing it
+
+    def other_worker_finishes() -> None:
+        time.sleep(0.5)
+        EmailConnection.objects.filter(pk=connection.pk).update(
+            oauth_access_token_enc=crypto.encrypt("theirs"),
+            oauth_expires_at=timezone.now() + timedelta(hours=1),
+            oauth_refreshed_at=timezone.now(),
+            oauth_refresh_lease=None,
+        )
+        db.connection.close()
+
+    worker = threading.Thread(target=other_worker_finishes)
+    worker.start()
+    assert tokens.refresh(connection, force=True) is True
+    worker.join()
+    assert provider.requests == []
+    assert connection.get_secret("oauth_access_token") == "theirs"
+
+
+def test_the_lease_of_a_worker_that_died_runs_out(provider: FakeProvider) -> None:
+    connection = authorized(
+        oauth_connection(google_client(), user_name="robot@example.com"),
+        oauth_refresh_lease=timezone.now() - timedelta(seconds=1),
+    )
+    provider.answer(
+        "https://oauth2.googleapis.com/token", body={"access_token": "g-new", "expires_in": 3599}
+    )
+    assert tokens.refresh(connection, force=True) is True
+    stored = EmailConnection.objects.get(pk=connection.pk)
+    assert stored.get_secret("oauth_access_token") == "g-new"
+    assert stored.oauth_refresh_lease is None
+
+
+def test_a_refresh_answered_after_the_tokens_were_forgotten_stores_nothing(
+    provider: FakeProvider,
+) -> None:
+    connection = authorized(oauth_connection(google_client(), user_name="robot@example.com"))
+
+    def answer(request: requests.PreparedRequest) -> tuple[int, Any]:
+        tokens.forget(EmailConnection.objects.get(pk=connection.pk))  # e.g. a Disconnect
+        return 200, {"access_token": "late", "refresh_token": "late-rt", "expires_in": 3599}
+
+    provider.answers["https://oauth2.googleapis.com/token"] = answer
+    assert tokens.refresh(connection, force=True) is False
+    stored = EmailConnection.objects.get(pk=connection.pk)
+    assert not stored.oauth_authorized
+    assert stored.oauth_access_token_enc == stored.oauth_refresh_token_enc == ""

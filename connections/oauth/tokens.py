@@ -1,11 +1,13 @@
 """Stored tokens: store after Authorize, refresh (on schedule and on use), hand out.
 
 Tokens are encrypted at rest (crypto.py, like passwords) and never logged or shown. A
-rotated refresh token is stored in the same transaction as the new access token, and
-refreshing locks the connection's row, so two workers never spend one refresh token.
+rotated refresh token is stored in the same UPDATE as the new access token, and a refresh
+holds the connection's lease (oauth_refresh_lease), so two workers never spend one
+refresh token.
 """
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -105,24 +107,59 @@ def refreshable() -> Any:
     ).exclude(oauth_refresh_token_enc="")
 
 
-def refresh(connection: EmailConnection, force: bool = False) -> bool:
-    """Refresh the access token; True when a new one was stored.
+def lease_length() -> timedelta:
+    """How long a refresh may hold its claim: the provider call's bound, with a margin. A
+    worker that died mid-refresh leaves a claim that simply runs out."""
+    return timedelta(seconds=3 * settings.OAUTH_HTTP_TIMEOUT + 5)
 
-    Without force only a due token is refreshed: the check runs again under the row lock, so
-    a second worker that waited for the first finds the token fresh and does nothing.
+
+def claim(pk: int) -> bool:
+    """Take the connection's refresh lease (one conditional UPDATE, atomic on every database).
+
+    The lease, not a transaction, is held during the call to the provider: a write
+    transaction would lock a whole SQLite database for that long, the provider's own
+    writes included when it is this app's OAuth server.
     """
-    with transaction.atomic():
-        current = (
-            refreshable()
-            .select_for_update()
-            .select_related("oauth_client")
-            .filter(pk=connection.pk)
-            .first()
-        )
-        if current is None or not (force or is_due(current)):
-            done = False
-        else:
-            done = _refresh_locked(current)
+    now = timezone.now()
+    free = Q(oauth_refresh_lease__isnull=True) | Q(oauth_refresh_lease__lt=now)
+    claimed = refreshable().filter(free, pk=pk).update(oauth_refresh_lease=now + lease_length())
+    return claimed == 1
+
+
+def refresh(connection: EmailConnection, force: bool = False) -> bool:
+    """Refresh the access token; True when a new one is stored (here or by another worker).
+
+    Without force only a due token is refreshed. With force (an expired token, about to be
+    used) it is refreshed unless another worker did so since `connection` was read. Two
+    workers never send the same refresh token: each refresh holds the connection's lease,
+    and the checks run again once it is taken.
+    """
+    seen = connection.oauth_refreshed_at
+    deadline = time.monotonic() + lease_length().total_seconds()
+    done = False
+    while True:
+        current = refreshable().select_related("oauth_client").filter(pk=connection.pk).first()
+        if current is None:
+            break
+        if force and current.oauth_refreshed_at and current.oauth_refreshed_at != seen:
+            done = True  # another worker refreshed it meanwhile
+            break
+        if not (force or is_due(current)):
+            break
+        if claim(current.pk):
+            try:
+                current = refreshable().select_related("oauth_client").get(pk=current.pk)
+                if force and current.oauth_refreshed_at != seen and current.oauth_refreshed_at:
+                    done = True
+                elif force or is_due(current):
+                    done = _refresh_claimed(current)
+            finally:
+                EmailConnection.objects.filter(pk=current.pk).update(oauth_refresh_lease=None)
+            break
+        if time.monotonic() > deadline:
+            log.warning("token refresh of connection %s: still claimed, gave up", connection.pk)
+            break
+        time.sleep(0.2)
     fresh = EmailConnection.objects.filter(pk=connection.pk).first()
     if fresh is not None:
         for name in EmailConnection.state_fields:
@@ -130,10 +167,15 @@ def refresh(connection: EmailConnection, force: bool = False) -> bool:
     return done
 
 
-def _refresh_locked(connection: EmailConnection) -> bool:
+def _refresh_claimed(connection: EmailConnection) -> bool:
     client = connection.oauth_client
     token_url = providers.endpoints(client)["token_endpoint"]
     old_refresh = connection.get_secret("oauth_refresh_token")
+    # Stored only if the authorization is still the one refreshed (not forgotten by an
+    # Update or a Disconnect, nor replaced by a Reauthorize, while the provider answered).
+    same = EmailConnection.objects.filter(
+        pk=connection.pk, oauth_refresh_token_enc=connection.oauth_refresh_token_enc
+    )
     try:
         token = http.refresh(
             client.client_id,
@@ -152,7 +194,7 @@ def _refresh_locked(connection: EmailConnection) -> bool:
             exc.error or "no answer",
             ": reauthorization needed" if needs_reauth else "",
         )
-        save_state(connection, oauth_last_error=str(exc), oauth_needs_reauth=needs_reauth)
+        same.update(oauth_last_error=str(exc)[:2000], oauth_needs_reauth=needs_reauth)
         return False
     values: dict[str, Any] = {
         "oauth_access_token_enc": crypto.encrypt(token["access_token"]),
@@ -166,7 +208,14 @@ def _refresh_locked(connection: EmailConnection) -> bool:
         values["oauth_refresh_token_enc"] = crypto.encrypt(new_refresh)
     if token.get("scope"):
         values["oauth_scopes"] = granted_scopes(token)
-    save_state(connection, **values)
+    # One UPDATE: the rotated refresh token and the access token land together or not at all.
+    with transaction.atomic():
+        stored = same.update(**values)
+    if not stored:
+        log.warning(
+            "token refresh of connection %s: authorization changed meanwhile", connection.pk
+        )
+        return False
     log.info("token of connection %s refreshed", connection.pk)
     return True
 
