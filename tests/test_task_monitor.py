@@ -3,8 +3,9 @@ read back through IMAP. Every test works in folders of its own (Dovecot is share
 
 import contextlib
 import imaplib
+import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 
 import pytest
@@ -14,8 +15,9 @@ from connections.models import EmailConnection
 from connections.tasks import monitor
 from connections.tasks.monitor import Action, Criterion, State, Watch
 from tests.factories import make_connection, make_oauth_client
-from tests.mailservers import ImapServer
+from tests.mailservers import Endpoint, ImapServer
 from tests.oauth_provider import MAILBOX_USER, authorize_in_console, oauth_connection
+from tests.test_probe_hostile import Lines, fake_server, flood
 
 pytestmark = pytest.mark.django_db
 
@@ -95,18 +97,18 @@ def mail(
     return message
 
 
-def incoming(server: ImapServer, box: Box, **values: object) -> EmailConnection:
-    fields = {
+def incoming(server: ImapServer | Endpoint, box: Box, **values: object) -> EmailConnection:
+    fields: dict[str, object] = {
         "name": f"Mailbox {box.prefix}",
         "connection_type": EmailConnection.Type.INCOMING,
         "imap_server": server.host,
         "imap_port": server.port,
         "email_address": "alice@example.com",
-        "user_name": server.user,
+        "user_name": "alice",
         "trash_folder": "",
     }
     fields.update(values)
-    return make_connection(password=server.password, **fields)
+    return make_connection(password="s3cret", **fields)
 
 
 def subject_contains(text: str) -> list[Criterion]:
@@ -557,3 +559,41 @@ def test_delete_in_the_trash_folder_itself_is_refused(imap_server, box):
 
     assert report.failed_stage.name == "settings"
     assert "The folder watched is the connection's Trash Folder" in report.failed_stage.hint
+
+
+def scripted_imap(fetch_reply: bytes) -> Callable[[socket.socket, Lines], None]:
+    """An IMAP server good enough to reach FETCH, which it answers with fetch_reply."""
+    replies = {
+        b"CAPABILITY": b"* CAPABILITY IMAP4rev1 MOVE UIDPLUS\r\n",
+        b"LOGIN": b"",
+        b"LIST": b'* LIST () "/" INBOX\r\n',
+        b"SELECT": b"* 1 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 2] ok\r\n",
+        b"SEARCH": b"* SEARCH 1\r\n",
+    }
+
+    def talk(conn: socket.socket, read: Lines) -> None:
+        conn.sendall(b"* OK fake IMAP ready\r\n")
+        while True:
+            tag, command, *rest = read().split()
+            if command == b"UID":
+                command = rest[0].upper()
+            if command == b"FETCH":
+                conn.sendall(fetch_reply)
+                with contextlib.suppress(OSError):
+                    flood(conn, b"x" * 1024)
+                return
+            conn.sendall(replies.get(command.upper(), b"") + tag + b" OK done\r\n")
+
+    return talk
+
+
+def test_a_server_sending_a_mail_larger_than_asked_is_cut_off(box):
+    with fake_server(scripted_imap(b"* 1 FETCH (UID 1 BODY[]<0> {5000000}\r\n")) as server:
+        connection = incoming(server, box)
+        report = monitor.run(connection, Watch("INBOX"))
+
+    assert report.failed_stage.name == "fetch"
+    assert report.failed_stage.reply == (
+        "Stopped reading: 5000000 bytes for one mail (at most 65536 asked for) received."
+    )
+    assert report.state == State(7, 0)

@@ -249,8 +249,8 @@ def _not_authorized(rec: Recorder, reason: str) -> None:
 
 
 class _Recorder(Recorder):
-    """The probe's recorder, except that the fetch stage reads whole mails: up to
-    FETCH_BYTES of them, counted on their own."""
+    """The probe's recorder, except that the fetch stage reads mails: each at most the
+    MAX_MAIL_BYTES asked for, FETCH_BYTES in all, counted on their own."""
 
     fetched = 0
 
@@ -260,6 +260,9 @@ class _Recorder(Recorder):
             return
         if line_limit and size > line_limit:
             self._overflow(f"a line longer than {line_limit // 1024} KiB")
+        if not line_limit and size > mailbox.MAX_MAIL_BYTES:  # a literal: one mail
+            limit = mailbox.MAX_MAIL_BYTES
+            self._overflow(f"{size} bytes for one mail (at most {limit} asked for)")
         self.fetched += size
         if self.fetched > FETCH_BYTES:
             self._overflow(f"more than {FETCH_BYTES // 1024} KiB of mails")
