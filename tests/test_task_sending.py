@@ -142,11 +142,11 @@ def test_a_message_without_recipients_fails_at_message(smtp_plain):
 
 
 def test_a_recipient_given_twice_gets_the_message_once(smtp_plain):
-    draft = Draft(to="ops@example.com", bcc="OPS@example.com, ops@example.com", body="x")
+    draft = Draft(to="Ops@example.com", bcc="OPS@example.com, ops@example.com", body="x")
 
     sending.send(outgoing(smtp_plain), draft, {})
 
-    assert smtp_plain.messages[0].rcpt_tos == ["ops@example.com"]
+    assert smtp_plain.messages[0].rcpt_tos == ["Ops@example.com"]
 
 
 def test_a_refused_login_fails_at_auth_with_the_probes_hint(smtp_plain):

@@ -52,9 +52,10 @@ def prepare(connection: EmailConnection, draft: Draft) -> Prepared:
         if bad:
             raise RenderError(f"{LABELS[name]}: not a valid email address: {', '.join(bad)}.")
         addresses[name] = good
-    recipients = list(
-        {a.lower(): a for a in [*addresses["to"], *addresses["cc"], *addresses["bcc"]]}.values()
-    )
+    envelope: dict[str, str] = {}
+    for address in [*addresses["to"], *addresses["cc"], *addresses["bcc"]]:
+        envelope.setdefault(address.lower(), address)
+    recipients = list(envelope.values())
     if not recipients:
         raise RenderError("Give at least one recipient in To, CC or BCC.")
     sender = connection.email_address
