@@ -597,3 +597,23 @@ def test_a_server_sending_a_mail_larger_than_asked_is_cut_off(box):
         "Stopped reading: 5000000 bytes for one mail (at most 65536 asked for) received."
     )
     assert report.state == State(7, 0)
+
+
+def test_imaps_logs_in_over_implicit_tls(imap_server, box, settings, mail_ca_file):
+    settings.MAIL_TEST_CA_BUNDLE = mail_ca_file
+    connection = incoming(imap_server, box, imap_port=imap_server.ssl_port, enable_ssl=True)
+
+    report = monitor.run(connection, Watch("INBOX", [Criterion("subject", "equals", "none")]))
+
+    assert report.ok, report.failed_stage
+    assert [s.name for s in report.stages][3:5] == ["tls", "greeting"]
+
+
+def test_a_silent_server_fails_within_the_time_limit(silent_server, box, settings):
+    settings.MAIL_TEST_TIMEOUT = 0.3
+
+    report = monitor.run(incoming(silent_server, box), Watch("INBOX"))
+
+    assert report.failed_stage.name == "greeting"
+    assert "sent no greeting within 0.3 s" in report.failed_stage.hint
+    assert report.duration_ms < 3000

@@ -251,3 +251,14 @@ def test_an_authorized_oauth_connection_sends_with_xoauth2(
     assert received.auth_user == MAILBOX_USER
     assert received.message["From"] == MAILBOX_USER
     assert received.message["Message-ID"] == report.message_id
+
+
+def test_a_silent_server_fails_within_the_time_limit(silent_server, settings):
+    settings.MAIL_TEST_TIMEOUT = 0.3
+
+    report = sending.send(outgoing(silent_server), DRAFT, VALUES)
+
+    assert report.failed_stage.name == "greeting"
+    assert "sent no greeting within 0.3 s" in report.failed_stage.hint
+    assert report.duration_ms < 3000
+    assert not report.sent
