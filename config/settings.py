@@ -162,7 +162,8 @@ def huey_settings(database: dict[str, Any]) -> dict[str, Any]:
     if env("HUEY_REDIS_URL"):
         return common | {"huey_class": "huey.RedisHuey", "url": env("HUEY_REDIS_URL")}
     if database["ENGINE"].endswith(("postgresql", "postgis")):
-        return common | {"huey_class": "huey.PostgresHuey", "dsn": postgres_dsn(database)}
+        huey_class = "connections.worker_queue.PostgresHuey"  # creates its tables lazily
+        return common | {"huey_class": huey_class, "dsn": postgres_dsn(database)}
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     return common | {"huey_class": "huey.SqliteHuey", "filename": str(VAR_DIR / "huey.sqlite3")}
 

@@ -23,13 +23,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 from huey import crontab
 from huey.signals import SIGNAL_COMPLETE, SIGNAL_LOCKED
-from huey.storage import BaseStorage, PostgresStorage, RedisStorage, SqliteStorage
+from huey.storage import BaseStorage, RedisStorage, SqliteStorage
 from oauth2_provider.models import AccessToken, set_token_value
 
 import connections.tasks  # noqa: F401 - registers every job, as run_huey's autodiscovery does
 from config.settings import postgres_dsn
 from connections.tasks import jobs
 from connections.worker import HUEY, enqueue_after_commit, periodic
+from connections.worker_queue import LazyTablesPostgresStorage
 from tests.mailservers import free_port
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -37,10 +38,10 @@ POSTGRES = connection.vendor == "postgresql"
 CHILDREN = re.compile(r"worker \(run_huey\): pid (\d+), web server \(runserver\): pid (\d+)")
 
 
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
+def wait_until(condition: Callable[[], object], what: str, log: Path, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}:\n{log.read_text()}"
         time.sleep(0.05)
 
 
@@ -72,7 +73,8 @@ def queue(tmp_path: Path) -> Iterator[BaseStorage]:
     """This process's Huey on the storage a worker started with `worker_env` uses: the
     test database on PostgreSQL, else a SQLite file in tmp_path (never the real var/)."""
     if POSTGRES:
-        storage = PostgresStorage(HUEY.name, dsn=postgres_dsn(connection.settings_dict))
+        dsn = postgres_dsn(connection.settings_dict)
+        storage = LazyTablesPostgresStorage(HUEY.name, dsn=dsn)
     else:
         storage = SqliteStorage(HUEY.name, filename=str(tmp_path / "huey.sqlite3"))
     immediate, original = HUEY.immediate, HUEY.storage
@@ -139,15 +141,16 @@ def test_a_job_enqueued_here_runs_in_a_real_worker_process(
 
     jobs.clear_expired_api_tokens()
 
+    log = tmp_path / "run_huey.log"
+
     def expired_token_gone() -> bool:
-        assert worker.poll() is None, (tmp_path / "run_huey.log").read_text()
+        assert worker.poll() is None, log.read_text()
         return not AccessToken.objects.filter(pk=expired.pk).exists()
 
-    wait_until(expired_token_gone, "the worker to delete the expired token")
+    wait_until(expired_token_gone, "the worker to delete the expired token", log)
     assert AccessToken.objects.filter(pk=valid.pk).exists()
     assert stop(worker) == 0  # SIGINT: a graceful stop
-    log = (tmp_path / "run_huey.log").read_text()
-    assert "Executing connections.tasks.jobs.clear_expired_api_tokens" in log
+    assert "Executing connections.tasks.jobs.clear_expired_api_tokens" in log.read_text()
 
 
 release_slow_job = threading.Event()
@@ -294,22 +297,67 @@ def test_huey_immediate_runs_jobs_inline_for_tests(tmp_path: Path) -> None:
 
 
 def test_the_queue_is_the_postgresql_database_of_database_url(tmp_path: Path) -> None:
-    url = "postgres://app:p%40ss@db.example.com:5433/console?sslmode=require"
+    port = free_port()  # nothing listens there: building the queue must not connect
+    url = f"postgres://app:p%40ss@127.0.0.1:{port}/console?sslmode=require"
     huey = settings_in_subprocess(
         {"DATABASE_URL": url},
         tmp_path,
-        "from psycopg.conninfo import conninfo_to_dict\nout['dsn'] = conninfo_to_dict(out['dsn'])",
+        BUILD_HUEY + "from psycopg.conninfo import conninfo_to_dict\n"
+        "out['dsn'] = conninfo_to_dict(out['dsn'])",
     )
-    assert huey["huey_class"] == "huey.PostgresHuey"
+    assert huey["huey_class"] == "connections.worker_queue.PostgresHuey"
+    assert huey["storage"] == "LazyTablesPostgresStorage"
     assert huey["dsn"] == {
         "dbname": "console",
         "user": "app",
         "password": "p@ss",
-        "host": "db.example.com",
-        "port": "5433",
+        "host": "127.0.0.1",
+        "port": str(port),
         "sslmode": "require",
     }
     assert huey["immediate"] is False
+
+
+@pytest.mark.skipif(not POSTGRES, reason="the queue is in PostgreSQL only there")
+@pytest.mark.django_db
+def test_servers_starting_at_once_create_the_queue_tables_without_errors() -> None:
+    dsn = postgres_dsn(connection.settings_dict)
+    starting = threading.Barrier(8)
+    errors: list[Exception] = []
+
+    def first_use() -> None:
+        storage = LazyTablesPostgresStorage(HUEY.name, dsn=dsn, table_prefix="huey_race")
+        starting.wait(10)
+        try:
+            storage.queue_size()
+        except Exception as error:  # collected for the assertion
+            errors.append(error)
+        finally:
+            storage.close()
+
+    servers = [threading.Thread(target=first_use) for _ in range(8)]
+    for server in servers:
+        server.start()
+    for server in servers:
+        server.join(30)
+    assert errors == []
+
+
+def test_commands_start_while_the_postgresql_queue_is_unreachable(
+    worker_env: dict[str, str],
+) -> None:
+    url = f"postgres://app:pw@127.0.0.1:{free_port()}/app"
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=BASE_DIR,
+        env=worker_env | {"DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no issues" in done.stdout
 
 
 def test_the_queue_is_redis_with_huey_redis_url_even_on_postgresql(tmp_path: Path) -> None:
@@ -378,11 +426,11 @@ def launcher(
             assert process.poll() is None, log_path.read_text()
             return CHILDREN.search(log_path.read_text()) is not None
 
-        wait_until(started, "serve to start its children")
+        wait_until(started, "serve to start its children", log_path)
         pids += map(int, CHILDREN.search(log_path.read_text()).groups())
         running = Launcher(process, port, *pids, log_path)
-        wait_until(running.web_answers, "the web server to answer")
-        wait_until(lambda: "Huey consumer started" in log_path.read_text(), "the worker")
+        wait_until(running.web_answers, "the web server to answer", log_path)
+        wait_until(lambda: "Huey consumer started" in log_path.read_text(), "the worker", log_path)
         yield running
     finally:
         stop(process)
