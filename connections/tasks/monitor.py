@@ -316,7 +316,8 @@ def _work(
         uidvalidity, uidnext = mailbox.select(client, folder)
         stage.detail.update(folder=folder, uidvalidity=uidvalidity)
         if uidvalidity != report.uidvalidity:
-            stage.detail["restarted"] = bool(report.uidvalidity)
+            if report.uidvalidity:  # the folder renumbered its mails since the last run
+                stage.detail["restarted"] = True
             report.uidvalidity, report.last_uid = uidvalidity, 0
         stage.detail["after_uid"] = report.last_uid
         stage.reply = Own(f"{folder} opened")
