@@ -5,7 +5,7 @@ import contextlib
 import imaplib
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from email.message import EmailMessage
 
 import pytest
@@ -561,34 +561,75 @@ def test_delete_in_the_trash_folder_itself_is_refused(imap_server, box):
     assert "The folder watched is the connection's Trash Folder" in report.failed_stage.hint
 
 
-def scripted_imap(fetch_reply: bytes) -> Callable[[socket.socket, Lines], None]:
-    """An IMAP server good enough to reach FETCH, which it answers with fetch_reply."""
+class ScriptedImap:
+    """An IMAP server on a script: INBOX with the unseen mails 1 and 2, and Archive.
+
+    FETCH is answered with fetch_reply (and a flood) when one is given; the commands in
+    refuse are answered NO. Every command is kept in `commands`.
+    """
+
+    def __init__(self, fetch_reply: bytes = b"", refuse: tuple[bytes, ...] = ()) -> None:
+        self.fetch_reply, self.refuse = fetch_reply, refuse
+        self.commands: list[bytes] = []
+
     replies = {
         b"CAPABILITY": b"* CAPABILITY IMAP4rev1 MOVE UIDPLUS\r\n",
-        b"LOGIN": b"",
-        b"LIST": b'* LIST () "/" INBOX\r\n',
-        b"SELECT": b"* 1 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 2] ok\r\n",
-        b"SEARCH": b"* SEARCH 1\r\n",
+        b"LIST": b'* LIST () "/" INBOX\r\n* LIST () "/" Archive\r\n',
+        b"SELECT": b"* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 3] ok\r\n",
+        b"SEARCH": b"* SEARCH 1 2\r\n",
     }
 
-    def talk(conn: socket.socket, read: Lines) -> None:
+    def __call__(self, conn: socket.socket, read: Lines) -> None:
         conn.sendall(b"* OK fake IMAP ready\r\n")
         while True:
-            tag, command, *rest = read().split()
-            if command == b"UID":
-                command = rest[0].upper()
-            if command == b"FETCH":
-                conn.sendall(fetch_reply)
+            line = read()
+            self.commands.append(line.split(b" ", 1)[1])
+            tag, command, *rest = line.split()
+            command = (rest[0] if command == b"UID" else command).upper()
+            if command == b"FETCH" and self.fetch_reply:
+                conn.sendall(self.fetch_reply)
                 with contextlib.suppress(OSError):
                     flood(conn, b"x" * 1024)
                 return
-            conn.sendall(replies.get(command.upper(), b"") + tag + b" OK done\r\n")
+            if command in self.refuse:
+                conn.sendall(tag + b" NO [TRYCREATE] Mailbox doesn't exist\r\n")
+                continue
+            reply = self.mails() if command == b"FETCH" else self.replies.get(command, b"")
+            conn.sendall(reply + tag + b" OK done\r\n")
+            if command == b"LOGOUT":
+                return
 
-    return talk
+    def mails(self) -> bytes:
+        found = b""
+        for uid in (1, 2):
+            raw = mail(f"Mail {uid}").as_bytes()
+            found += b"* %d FETCH (UID %d BODY[]<0> {%d}\r\n%s)\r\n" % (uid, uid, len(raw), raw)
+        return found
+
+
+def test_a_refused_move_stops_the_run_and_leaves_the_mail_unseen_for_the_next(box):
+    server_script = ScriptedImap(refuse=(b"MOVE",))
+    with fake_server(server_script) as server:
+        connection = incoming(server, box)
+        report = monitor.run(
+            connection, Watch("INBOX", action=Action.MOVE_MARK_READ, move_folder="Archive")
+        )
+
+    assert report.failed_stage.name == "act"
+    assert report.failed_stage.hint == (
+        "The server refused to move the mail to 'Archive': see its reply."
+    )
+    assert report.state == State(7, 0)
+    assert [m.action for m in report.matches] == ["not done: the run stopped first"] * 2
+    assert server_script.commands[-4:-1] == [
+        b"UID STORE 1 +FLAGS.SILENT (\\Seen)",
+        b'UID MOVE 1 "Archive"',
+        b"UID STORE 1 -FLAGS.SILENT (\\Seen)",
+    ]
 
 
 def test_a_server_sending_a_mail_larger_than_asked_is_cut_off(box):
-    with fake_server(scripted_imap(b"* 1 FETCH (UID 1 BODY[]<0> {5000000}\r\n")) as server:
+    with fake_server(ScriptedImap(b"* 1 FETCH (UID 1 BODY[]<0> {5000000}\r\n")) as server:
         connection = incoming(server, box)
         report = monitor.run(connection, Watch("INBOX"))
 
