@@ -562,3 +562,44 @@ def test_tokens_never_reach_the_log_even_at_debug(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for secret in ("secret-access-token", "secret-refresh-token", "client-secret-value"):
         assert secret not in logged
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_new_oauth_client_form_fills_in_endpoints_and_scopes_as_provider_and_tenant_change(
+    logged_in_page: Any, live_server: Any
+) -> None:
+    page = logged_in_page
+    page.goto(f"{live_server.url}/oauth-clients/new/")
+    token = page.locator('#derived-endpoints [data-endpoint="token_endpoint"]')
+    assert token.inner_text() == "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+    assert page.input_value("#id_scopes").startswith("offline_access ")
+    page.fill("#id_tenant_id", "fabrikam.onmicrosoft.com")
+    assert "/fabrikam.onmicrosoft.com/oauth2/v2.0/token" in token.inner_text()
+    page.select_option("#id_provider", "google")
+    assert token.inner_text() == "https://oauth2.googleapis.com/token"
+    assert page.input_value("#id_scopes") == "https://mail.google.com/"
+    page.select_option("#id_provider", "custom")
+    assert not page.locator("#derived-endpoints").is_visible()
+    assert page.locator("#id_userinfo_endpoint").is_visible()
+    assert page.locator("#id_revocation_endpoint").is_visible()
+    assert page.input_value("#redirect-url") == f"{live_server.url}/oauth/callback/"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_form_warns_before_a_save_that_forgets_the_authorization(
+    logged_in_page: Any, live_server: Any
+) -> None:
+    connection = authorized(oauth_connection(local_client("https://id.example.com")))
+    page = logged_in_page
+    page.goto(f"{live_server.url}{connection.get_absolute_url()}")
+    warning = page.locator("#authorization-binding")
+    assert not warning.is_visible()
+    page.fill("#id_description", "only a note")
+    assert not warning.is_visible()
+    page.fill("#id_user_name", "someone@example.com")
+    assert warning.is_visible()
+    assert "forgets the authorization" in warning.inner_text()
+    page.fill("#id_user_name", "mailbox@example.com")
+    assert not warning.is_visible()
