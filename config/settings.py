@@ -3,6 +3,7 @@
 import os
 import secrets
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", "UTC")
+FORMAT_MODULE_PATH = ["config.formats"]  # one date-time format, with the time zone
 USE_I18N = True
 USE_TZ = True
 
@@ -200,6 +202,10 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
+if not STATIC_COLLECTED:
+    # Files come from the apps then; STATIC_ROOT is only collectstatic's target, so its
+    # absence (every `make run` in a checkout) is no news.
+    warnings.filterwarnings("ignore", "No directory at: ", UserWarning)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

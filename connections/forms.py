@@ -28,6 +28,16 @@ class RecordForm(forms.ModelForm):
         self.user = user
         if self.instance.pk:
             self.fields["expected_version"].initial = self.instance.version
+        if "business_services" in self.fields:
+            # Checkboxes: a plain click on a multi-select dropped every other membership.
+            services = self.fields["business_services"]
+            services.widget = forms.CheckboxSelectMultiple()
+            services.widget.choices = services.choices
+            if user is not None and not user.is_superuser:
+                services.help_text = (
+                    "Only your own Business Services are listed; the record keeps its "
+                    "memberships in the others."
+                )
         if "business_services" in self.fields and user is not None:
             services = BusinessService.objects.order_by("name")
             if not user.is_superuser:
@@ -245,6 +255,8 @@ class EmailConnectionForm(RecordForm):
         )
         if self.instance.pk and self.instance.has_secret("password"):
             self.fields["password"].help_text = KEEP_SECRET_HELP
+            # record_form.js: not required, unless the server, port, user or Type changes.
+            self.fields["password"].widget.attrs["data-stored"] = "true"
 
     def clean(self) -> dict:
         data = super().clean()
@@ -261,8 +273,9 @@ class EmailConnectionForm(RecordForm):
                 self._errors.pop(name, None)
                 data.pop(name, None)
         password = data.get("password", "")
-        if "password" in applies and not password and not self.instance.has_secret("password"):
-            self.add_error("password", "Required for Password authentication.")
+        stored = self.instance.has_secret("password")
+        if "password" in probe.required_fields() and not password and not stored:
+            self.add_error("password", EmailConnection.REQUIRED["password"])
         self.instance.set_secret("password", password)
         return data
 

@@ -558,35 +558,58 @@ class EmailConnection(GroupedRecord):
             fields.add("oauth_client")
         return fields
 
+    # Settings that must be given when they apply, and what clean() says when they are not.
+    REQUIRED = {
+        "smtp_server": "Required for an Outgoing connection.",
+        "imap_server": "Required for an Incoming connection.",
+        "user_name": "Required for Password and OAuth 2.0 authentication.",
+        "oauth_client": "Choose the OAuth Client used to authorize this connection.",
+        "password": "Required for Password authentication.",
+    }
+
+    def required_fields(self) -> set[str]:
+        """The applicable settings that must have a value (Password: unless one is stored
+        for this server, port and user; the form checks that one)."""
+        return self.applicable_fields() & set(self.REQUIRED)
+
+    @classmethod
+    def authentications(cls, connection_type: str) -> list[str]:
+        """The Authentication choices of a Type: reading a mailbox needs a login."""
+        if connection_type == cls.Type.INCOMING:
+            return [cls.Auth.PASSWORD.value, cls.Auth.OAUTH2.value]
+        return list(cls.Auth.values)
+
     @classmethod
     def field_rules(cls) -> dict:
-        """Which fields the form shows for each Type and Authentication (record_form.js)."""
-        rules = {
-            f"{t}|{a}": sorted(cls(connection_type=t, authentication=a).applicable_fields())
+        """Which fields the form shows and requires for each Type and Authentication, and
+        the Authentication choices of each Type (record_form.js, the admin's too)."""
+        probes = {
+            f"{t}|{a}": cls(connection_type=t, authentication=a)
             for t in cls.Type.values
             for a in cls.Auth.values
         }
-        return {"controls": ["connection_type", "authentication"], "rules": rules}
+        return {
+            "controls": ["connection_type", "authentication"],
+            "rules": {key: sorted(p.applicable_fields()) for key, p in probes.items()},
+            "required": {key: sorted(p.required_fields()) for key, p in probes.items()},
+            "choices": {"authentication": {t: cls.authentications(t) for t in cls.Type.values}},
+        }
 
     def clean(self) -> None:
         super().clean()
         errors: dict[str, str] = {}
         applies = self.applicable_fields()
-        if self.is_outgoing and not self.smtp_server.strip():
-            errors["smtp_server"] = "Required for an Outgoing connection."
-        if not self.is_outgoing and not self.imap_server.strip():
-            errors["imap_server"] = "Required for an Incoming connection."
+        for name in self.required_fields() - {"password"}:
+            value = self.oauth_client_id if name == "oauth_client" else getattr(self, name)
+            if not (value.strip() if isinstance(value, str) else value):
+                errors[name] = self.REQUIRED[name]
         if self.enable_ssl and self.enable_starttls:
             errors["enable_starttls"] = (
                 "Choose Enable SSL or Enable STARTTLS, not both: SSL is TLS from the first "
                 "byte (465/993), STARTTLS upgrades a plain connection (587/143)."
             )
-        if not self.is_outgoing and self.authentication == self.Auth.NONE:
+        if self.authentication not in self.authentications(self.connection_type):
             errors["authentication"] = "An Incoming connection needs Password or OAuth 2.0."
-        if "user_name" in applies and not self.user_name.strip():
-            errors["user_name"] = "Required for Password and OAuth 2.0 authentication."
-        if "oauth_client" in applies and not self.oauth_client_id:
-            errors["oauth_client"] = "Choose the OAuth Client used to authorize this connection."
         if "password" in applies and self.pk:
             current = EmailConnection.objects.filter(pk=self.pk).first()
             if self.unbound_password(current):

@@ -1,12 +1,14 @@
 """Pages. One set of views serves every record type; each type declares what differs (Kind)."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models.expressions import Expression
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -24,6 +26,23 @@ class Column:
     label: str
     attr: str
     sort: str = ""
+    # What to sort by when the column is not one database column (model -> expression).
+    order: Callable[[type[Record]], Expression] | None = None
+
+
+def first_service(model: type[Record]) -> Expression:
+    """A record's first Business Service by name (a subquery: no join, no duplicate rows)."""
+    through = model.business_services.through
+    links = through.objects.filter(**{model._meta.model_name: OuterRef("pk")})
+    return Subquery(links.order_by("businessservice__name").values("businessservice__name")[:1])
+
+
+def by_type(outgoing: str, incoming: str) -> Callable[[type[Record]], Expression]:
+    """The SMTP or the IMAP column, as the connection's Type says."""
+    return lambda model: Case(
+        When(connection_type=EmailConnection.Type.OUTGOING, then=F(outgoing)),
+        default=F(incoming),
+    )
 
 
 @dataclass(frozen=True)
@@ -65,7 +84,8 @@ NAME = Column("Name", "name", "name")
 DESCRIPTION = Column("Description", "description")
 VERSION = Column("Version", "version", "version")
 UPDATED = Column("Updated", "updated_at", "updated_at")
-SERVICES = Column("Business Services", "business_services")
+SERVICES = Column("Business Services", "business_services", "business_services", first_service)
+PAGE_SIZES = (10, 25, 50, 100)
 
 KINDS: dict[str, Kind] = {
     kind.name: kind
@@ -77,12 +97,13 @@ KINDS: dict[str, Kind] = {
             (
                 NAME,
                 Column("Type", "get_connection_type_display", "connection_type"),
-                Column("Server", "server", "smtp_server"),
-                Column("Port", "port"),
+                Column("Server", "server", "server", by_type("smtp_server", "imap_server")),
+                Column("Port", "port", "port", by_type("smtp_port", "imap_port")),
                 Column("Email Address", "email_address", "email_address"),
                 Column("Authentication", "get_authentication_display", "authentication"),
                 Column("System", "system_connection", "system_connection"),
                 Column("Status", "get_status_display", "last_test_ok"),
+                Column("Last Test", "last_test_at", "last_test_at"),
                 SERVICES,
                 UPDATED,
             ),
@@ -207,6 +228,9 @@ class RecordListView(RecordMixin, ListView):
         self.filterset = self.kind.filterset(self.request.GET, queryset=qs, user=self.request.user)
         for f in self.filterset.form.fields.values():
             f.widget.attrs["class"] = "form-select form-select-sm"
+            if getattr(f, "empty_label", None) is not None:
+                f.empty_label = "All"
+                f.widget.choices = f.choices  # the widget holds its own copy of the choices
         qs = self.filterset.qs
         query = self.request.GET.get("q", "").strip()
         if query:
@@ -215,7 +239,13 @@ class RecordListView(RecordMixin, ListView):
                 terms |= Q(**{f"{name}__icontains": query})
             qs = qs.filter(terms)
         key = self.sort_key()
-        return qs.order_by(key, "pk" if not key.startswith("-") else "-pk")
+        name = key.removeprefix("-")
+        column = next((c for c in self.kind.columns if c.sort == name), None)
+        value = column.order(self.kind.model) if column and column.order else F(name)
+        # Empty values last either way, and pk breaks ties: the same order on every page.
+        if key.startswith("-"):
+            return qs.order_by(value.desc(nulls_last=True), "-pk")
+        return qs.order_by(value.asc(nulls_last=True), "pk")
 
     def get_context_data(self, **kwargs: object) -> dict:
         params = self.request.GET.copy()
@@ -228,6 +258,8 @@ class RecordListView(RecordMixin, ListView):
             query=self.request.GET.get("q", ""),
             querystring=params.urlencode(),
             sort_querystring=sort_params.urlencode(),
+            page_sizes=PAGE_SIZES,
+            per_page=self.get_paginate_by(None),
             **kwargs,
         )
 
@@ -272,9 +304,12 @@ class RecordPageMixin(RecordMixin):
     def get_context_data(self, **kwargs: object) -> dict:
         record = self.get_record()
         back = safe_back(self.request, self.kind.url("list"))
+        can_delete = self.request.user.has_perm(self.kind.perm("delete"))
         return super().get_context_data(
             record=record,
             back=back,
+            # The Delete dialog names what uses the record, and then offers no Delete.
+            in_use=records.record_users(record) if can_delete else [],
             tabs=[
                 Tab("Details", f"{self.kind.name}-detail"),
                 *self.kind.tabs,
@@ -422,22 +457,29 @@ def _record_for_action(request: HttpRequest, kind: Kind, pk: int, action: str) -
 
 
 def record_copy(request: HttpRequest, kind: Kind, pk: int) -> HttpResponse:
+    """Copy under a new name. The dialog asks for JSON, so that a refused name is shown in
+    it, still open; a plain form post is redirected as before."""
     record = _record_for_action(request, kind, pk, "add")
+    wants_json = request.headers.get("Accept") == "application/json"
     name = request.POST.get("name", "").strip()
     try:
         if not name:
             raise ValidationError({"name": "Give the copy a name."})
         copy = records.copy_record(record, name, request.user)
-    except ValidationError as exc:
-        problems = "; ".join(m for ms in exc.message_dict.values() for m in ms)
+    except (ValidationError, records.NameTaken) as exc:
+        if isinstance(exc, ValidationError):
+            problems = "; ".join(m for ms in exc.message_dict.values() for m in ms)
+        else:
+            problems = "Name must be unique."
+        if wants_json:
+            return JsonResponse({"error": problems}, status=400)
         messages.error(request, f'Copy of "{record}" not made: {problems}')
-        return redirect(record.get_absolute_url())
-    except records.NameTaken:
-        messages.error(request, f'Copy of "{record}" not made: Name must be unique.')
         return redirect(record.get_absolute_url())
     messages.success(request, f'{kind.label} "{record}" copied to "{copy}".')
     if isinstance(copy, EmailConnection) and copy.authentication == EmailConnection.Auth.OAUTH2:
         messages.info(request, "The copy is not authorized: OAuth tokens are never copied.")
+    if wants_json:
+        return JsonResponse({"url": copy.get_absolute_url()})
     return redirect(copy.get_absolute_url())
 
 

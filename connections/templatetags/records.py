@@ -24,8 +24,15 @@ def cell(record: object, column: object) -> str:
     if isinstance(value, bool):
         return "Yes" if value else ""
     if isinstance(value, datetime):
-        return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+        text = formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+        return format_html('<span class="text-nowrap">{}</span>', text)
     return "" if value is None else str(value)
+
+
+@register.simple_tag
+def page_numbers(page: object) -> list:
+    """Page numbers around the current one, with Paginator.ELLIPSIS for the gaps."""
+    return list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
 
 
 @register.simple_tag
