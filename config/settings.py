@@ -298,6 +298,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ConnectionStatusEnum": "connections.models.EmailConnection.Status",
         "StageStatusEnum": ["ok", "failed", "skipped"],
+        "RunStatusEnum": "connections.task_models.RunStatus",
+        "CriterionOperatorEnum": "connections.tasks.monitor.Operator",
     },
 }
 OAUTH2_PROVIDER = {

@@ -3,7 +3,16 @@
 import django_filters
 from django.db.models import Q, QuerySet
 
-from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient
+from connections.models import (
+    BusinessService,
+    EmailConnection,
+    EmailMonitorTask,
+    EmailTask,
+    EmailTemplate,
+    OAuthClient,
+)
+from connections.task_models import RunStatus, Schedule
+from connections.tasks import monitor
 
 
 class GroupedRecordFilter(django_filters.FilterSet):
@@ -50,6 +59,26 @@ class EmailTemplateFilter(GroupedRecordFilter):
     class Meta:
         model = EmailTemplate
         fields = ["business_services"]
+
+
+class TaskFilter(GroupedRecordFilter):
+    schedule = django_filters.ChoiceFilter(label="Schedule", choices=Schedule.choices)
+    enabled = django_filters.BooleanFilter(label="Enabled")
+    last_run_status = django_filters.ChoiceFilter(label="Last Run", choices=RunStatus.choices)
+
+
+class EmailTaskFilter(TaskFilter):
+    class Meta:
+        model = EmailTask
+        fields = ["schedule", "enabled", "last_run_status", "business_services"]
+
+
+class EmailMonitorTaskFilter(TaskFilter):
+    action = django_filters.ChoiceFilter(label="Action", choices=monitor.Action.choices)
+
+    class Meta:
+        model = EmailMonitorTask
+        fields = ["action", "schedule", "enabled", "last_run_status", "business_services"]
 
 
 class OAuthClientFilter(GroupedRecordFilter):

@@ -9,6 +9,8 @@ from django.contrib.auth.models import Group
 from connections.models import (
     BusinessService,
     EmailConnection,
+    EmailMonitorTask,
+    EmailTask,
     EmailTemplate,
     OAuthClient,
     Record,
@@ -327,3 +329,8 @@ FORMS: dict[type[Record], type[RecordForm]] = {
     OAuthClient: OAuthClientForm,
     BusinessService: BusinessServiceForm,
 }
+
+# The task forms build on RecordForm, so they are defined after it, in their own module.
+from connections.task_forms import EmailMonitorTaskForm, EmailTaskForm  # noqa: E402
+
+FORMS.update({EmailTask: EmailTaskForm, EmailMonitorTask: EmailMonitorTaskForm})

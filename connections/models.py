@@ -683,3 +683,6 @@ def split_addresses(value: str) -> tuple[list[str], list[str]]:
         except ValidationError:
             bad.append(part)
     return good, bad
+
+
+from connections.task_models import EmailMonitorTask, EmailTask, TaskRun  # noqa: E402, F401

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from connections.models import BusinessService, EmailConnection, OAuthClient, Record
+from connections.models import (
+    BusinessService,
+    EmailConnection,
+    EmailTask,
+    EmailTemplate,
+    OAuthClient,
+    Record,
+)
 
 
 class StaleRecord(Exception):
@@ -168,6 +175,10 @@ def record_users(record: Record) -> list[str]:
     uses: list[models.Model] = []
     if isinstance(record, EmailConnection):
         uses += list(record.templates.order_by("name"))
+        uses += list(EmailTask.objects.using_connection(record).order_by("name"))
+        uses += list(record.monitor_tasks.order_by("name"))
+    if isinstance(record, EmailTemplate):
+        uses += list(record.tasks.order_by("name"))
     if isinstance(record, OAuthClient):
         uses += list(record.connections.order_by("name"))
     return [f'{type(u)._meta.verbose_name} "{u.name}"' for u in uses]

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from connections import converters, views  # noqa: F401 - registers <id:...>
+from connections import converters, task_urls, views  # noqa: F401 - registers <id:...>
 
 app_name = "connections"
 
@@ -68,3 +68,4 @@ urlpatterns = [
 ]
 for _kind in views.KINDS.values():
     urlpatterns += record_urls(_kind)
+urlpatterns += task_urls.urlpatterns

@@ -17,7 +17,15 @@ from django.views.generic import CreateView, ListView, TemplateView, UpdateView
 from connections import connection_test as connection_test_module
 from connections import filters, records, versions
 from connections.forms import FORMS
-from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient, Record
+from connections.models import (
+    BusinessService,
+    EmailConnection,
+    EmailMonitorTask,
+    EmailTask,
+    EmailTemplate,
+    OAuthClient,
+    Record,
+)
 from connections.oauth import flow
 
 
@@ -108,7 +116,10 @@ KINDS: dict[str, Kind] = {
                 UPDATED,
             ),
             ("name", "description", "smtp_server", "imap_server", "email_address", "user_name"),
-            tabs=(Tab("Email Templates", "emailconnection-templates"),),
+            tabs=(
+                Tab("Email Templates", "emailconnection-templates"),
+                Tab("Tasks", "emailconnection-tasks"),
+            ),
         ),
         Kind(
             EmailTemplate,
@@ -124,6 +135,49 @@ KINDS: dict[str, Kind] = {
             ),
             ("name", "description", "subject", "to", "cc", "bcc"),
             related=("connection",),
+            tabs=(
+                Tab("Email Tasks", "emailtemplate-tasks"),
+                Tab("Preview", "emailtemplate-preview"),
+            ),
+        ),
+        Kind(
+            EmailTask,
+            "email-tasks",
+            filters.EmailTaskFilter,
+            (
+                NAME,
+                Column("Email Connection", "sending_connection", "connection__name"),
+                Column("Email Template", "template", "template__name"),
+                Column("Schedule", "get_schedule_display", "schedule"),
+                Column("Enabled", "enabled", "enabled"),
+                Column("Last Run", "get_last_run_status_display", "last_run_status"),
+                Column("Last Run At", "last_run_at", "last_run_at"),
+                SERVICES,
+                UPDATED,
+            ),
+            ("name", "description", "subject", "to", "cc", "bcc"),
+            related=("connection", "template__connection"),
+            tabs=(Tab("Runs", "emailtask-runs"),),
+        ),
+        Kind(
+            EmailMonitorTask,
+            "monitor-tasks",
+            filters.EmailMonitorTaskFilter,
+            (
+                NAME,
+                Column("Email Connection", "connection", "connection__name"),
+                Column("Folder", "folder", "folder"),
+                Column("Action", "get_action_display", "action"),
+                Column("Schedule", "get_schedule_display", "schedule"),
+                Column("Enabled", "enabled", "enabled"),
+                Column("Last Run", "get_last_run_status_display", "last_run_status"),
+                Column("Last Run At", "last_run_at", "last_run_at"),
+                SERVICES,
+                UPDATED,
+            ),
+            ("name", "description", "folder", "move_folder"),
+            related=("connection",),
+            tabs=(Tab("Runs", "emailmonitortask-runs"),),
         ),
         Kind(
             OAuthClient,

@@ -9,7 +9,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from connections.api import schema, seed_views, views  # noqa: F401 (schema: registers auth)
+from connections.api import schema, seed_views, tasks, views  # noqa: F401 (schema: auth)
 
 # Swagger UI's files ship in the drf-spectacular-sidecar package; serving them from here
 # keeps the docs page working without internet access and without collectstatic.
@@ -22,6 +22,11 @@ router.register("api/v1/oauth-clients", views.OAuthClientViewSet, basename="api-
 router.register(
     "api/v1/business-services", views.BusinessServiceViewSet, basename="api-business-service"
 )
+router.register("api/v1/email-tasks", tasks.EmailTaskViewSet, basename="api-email-task")
+router.register(
+    "api/v1/email-monitor-tasks", tasks.EmailMonitorTaskViewSet, basename="api-email-monitor-task"
+)
+router.register("api/v1/runs", tasks.TaskRunViewSet, basename="api-run")
 
 SEED = "cam/api/v1/smtpconnections"
 COMPOSER = "cam/composer/api/v1/smtpconnections"

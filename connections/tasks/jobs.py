@@ -3,6 +3,7 @@
 Periodic jobs use `connections.worker.periodic`, which gives each a lock of its own name.
 """
 
+from huey.contrib.djhuey import db_task
 from oauth2_provider.models import clear_expired
 
 from connections.worker import crontab, periodic
@@ -22,3 +23,19 @@ def refresh_oauth_tokens() -> int:
     from connections.oauth import tokens
 
     return tokens.refresh_due()
+
+
+@db_task(name="run_task")
+def run_task(run_id: int) -> None:
+    """Run one queued task run (Run now or a schedule), as the Runs tab shows it."""
+    from connections.tasks import runs
+
+    runs.execute(run_id)
+
+
+@periodic(crontab(minute="*"), name="run_scheduled_tasks")
+def run_scheduled_tasks() -> int:
+    """Every minute: a run for each scheduled task that is due (claimed once per due time)."""
+    from connections.tasks import runs
+
+    return len(runs.enqueue_due())
