@@ -79,7 +79,7 @@ def test_a_refresh_token_revoked_at_the_provider_shows_reauthorization_needed(
     page = mailbox_page
     page.goto(f"{provider.base}{connection.get_absolute_url()}")
     expect(page.locator("#reauthorization-needed")).to_contain_text("Reauthorization needed")
-    expect(page.locator("#reauthorization-needed")).to_contain_text("invalid_grant")
+    expect(page.locator("#authorization-error")).to_contain_text("invalid_grant")
     expect(page.locator("#authorize-button")).to_have_text("Reauthorize")
     screenshot(page, "authorize-reauthorization-needed")
 
