@@ -13,7 +13,7 @@ from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # A checkout keeps templates/ and static/ beside config/; the installed wheel ships them
-# inside the config package (pyproject.toml maps them there).
+# inside the config package (setup.py maps them there).
 CHECKOUT = (BASE_DIR / "manage.py").exists()
 SHIPPED_DIR = BASE_DIR if CHECKOUT else Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("APP_VAR_DIR", (BASE_DIR if CHECKOUT else Path.cwd()) / "var"))
