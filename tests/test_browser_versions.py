@@ -56,9 +56,15 @@ def test_an_operator_compares_two_versions_and_restores_one(
 
     page.get_by_role("link", name="All versions").click()
     page.locator('#versions tr[data-version="1"]').get_by_role("button", name="Restore").click()
+    # version 1 uses another port: the password stored for port 2600 may not follow it
+    page.locator("#restore-modal").get_by_role("button", name="Restore").click()
+    expect(page.locator(".alert-danger")).to_contain_text("type the password again")
+    assert EmailConnection.objects.get().version == 2
+    page.locator('#versions tr[data-version="1"]').get_by_role("button", name="Restore").click()
+    page.fill("#restore-password", "pw-1")
     page.locator("#restore-modal").get_by_role("button", name="Restore").click()
     expect(page.locator(".alert-success")).to_contain_text("restored as version 3")
     restored = EmailConnection.objects.get()
     assert restored.smtp_port == 2525
-    assert restored.get_secret("password") == "pw-2"
+    assert restored.get_secret("password") == "pw-1"
     screenshot(page, "versions-restored")
