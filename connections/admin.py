@@ -4,7 +4,7 @@ import re
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets, unquote
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Field, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from simple_history.admin import SimpleHistoryAdmin
@@ -65,6 +65,10 @@ class RecordAdmin(SimpleHistoryAdmin):
         self.check_visible(request, object_id)
         if not is_record_id(version_id):
             raise Http404
+        if request.method == "POST":
+            # simple-history saves a posted old version even with its Revert button hidden;
+            # going back is the Versions tab's Restore (own permission, secrets kept).
+            raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
 
     def check_visible(self, request: HttpRequest, object_id: str) -> None:
@@ -227,3 +231,4 @@ class EmailTemplateAdmin(RecordAdmin):
     list_select_related = ("connection",)
     search_fields = ("name", "description", "subject", "to")
     fields = (*EmailTemplateForm.Meta.fields, *METADATA)
+

@@ -242,3 +242,21 @@ def test_a_viewer_cannot_save_from_the_admin(client: Client, viewer: Any) -> Non
     assert response.status_code == 403
     connection.refresh_from_db()
     assert connection.name == "Mailer"
+
+
+def test_the_admin_version_page_does_not_save_an_old_version(
+    admin_client_logged: Client,
+) -> None:
+    connection = make_connection()
+    connection.description = "v2"
+    records.save_record(connection, None)
+    first = connection.history.get(version=1)
+    url = reverse(
+        "admin:connections_emailconnection_simple_history", args=[connection.pk, first.history_id]
+    )
+    page = admin_client_logged.get(url)
+    assert page.status_code == 200
+    assert admin_client_logged.post(url, form_data(page, expected_version="2")).status_code == 403
+    connection.refresh_from_db()
+    assert (connection.version, connection.description) == (2, "v2")
+    assert connection.has_secret("password")
