@@ -231,4 +231,3 @@ class EmailTemplateAdmin(RecordAdmin):
     list_select_related = ("connection",)
     search_fields = ("name", "description", "subject", "to")
     fields = (*EmailTemplateForm.Meta.fields, *METADATA)
-
