@@ -6,6 +6,7 @@ endpoint (plain http is allowed to loopback only), or a socket that never answer
 
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -142,6 +143,8 @@ def test_a_callback_through_a_loopback_provider_authorizes_the_connection(
     assert row.oauth_authorized and row.oauth_account == "mailbox@example.com"
     assert row.get_secret("oauth_access_token") == "secret-access-token"
     assert "secret-access-token" not in page and "secret-refresh-token" not in page
+    # plain http reached the loopback provider without lifting oauthlib's check process-wide
+    assert "OAUTHLIB_INSECURE_TRANSPORT" not in os.environ
 
 
 def test_plain_http_to_a_provider_that_is_not_loopback_is_refused(
