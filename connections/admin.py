@@ -215,6 +215,43 @@ class EmailConnectionAdmin(RecordAdmin):
         "last_test_ok",
     )
 
+    # The pages' grouping: server beside port, SSL beside STARTTLS; the settings that do not
+    # apply to the Type/Authentication are hidden as on the pages (record_form.js reads the
+    # model's field_rules: admin/connections/emailconnection/change_form.html).
+    ROWS = (
+        ("smtp_server", "smtp_port"),
+        ("imap_server", "imap_port"),
+        ("enable_ssl", "enable_starttls"),
+    )
+
+    def get_fieldsets(self, request: HttpRequest, obj: object = None) -> list:
+        fields = list(self.get_fields(request, obj))
+        paired = {name: row for row in self.ROWS for name in row if set(row) <= set(fields)}
+        groups: dict[str, list] = {"": [], "Authorization": [], "Last Test": [], "Metadata": []}
+        for name in fields:
+            if name in METADATA:
+                group = "Metadata"
+            elif name.startswith("last_test"):
+                group = "Last Test"
+            elif name.startswith("oauth_") and name != "oauth_client":
+                group = "Authorization"
+            else:
+                group = ""
+            if name in paired:
+                if name == paired[name][0]:
+                    groups[group].append(paired[name])
+                continue
+            groups[group].append(name)
+        if obj is None or not obj.uses_oauth:
+            groups.pop("Authorization")
+        return [(title or None, {"fields": items}) for title, items in groups.items() if items]
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict, *args: object, **kwargs: object
+    ) -> HttpResponse:
+        context["field_rules"] = EmailConnection.field_rules()
+        return super().render_change_form(request, context, *args, **kwargs)
+
     @admin.display(description="Status")
     def status_label(self, obj: EmailConnection) -> str:
         return obj.get_status_display()

@@ -35,6 +35,7 @@ class RecordForm(forms.ModelForm):
             services = self.fields["business_services"]
             services.widget = forms.CheckboxSelectMultiple()
             services.widget.choices = services.choices
+            services.help_text = ""  # not the admin's "Hold down Control" of a multi-select
             if user is not None and not user.is_superuser:
                 services.help_text = (
                     "Only your own Business Services are listed; the record keeps its "

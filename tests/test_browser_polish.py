@@ -349,3 +349,26 @@ def test_the_status_panel_and_the_list_follow_the_test(
     screenshot(page, "polish-status-after-test")
     page.goto(f"{live_server.url}/connections/")
     expect(page.locator("#record-list tbody tr").first).to_contain_text("OK")
+
+
+def test_the_admin_shows_only_the_fields_of_the_type_and_authentication(
+    logged_in_page: object, live_server: object
+) -> None:
+    page = logged_in_page
+    page.goto(f"{live_server.url}/admin/connections/emailconnection/add/")
+    smtp, imap = page.locator("#id_smtp_server"), page.locator("#id_imap_server")
+    expect(smtp).to_be_visible()
+    expect(imap).to_be_hidden()
+    expect(page.locator("#id_trash_folder")).to_be_hidden()
+    page.select_option("#id_connection_type", "incoming")
+    expect(smtp).to_be_hidden()
+    expect(imap).to_be_visible()
+    expect(page.locator("#id_system_connection")).to_be_hidden()
+    expect(page.locator("#id_authentication option[value=none]")).to_have_count(0)
+    page.select_option("#id_authentication", "oauth2")
+    expect(page.locator("#id_oauth_client")).to_be_visible()
+    expect(page.locator("#id_password")).to_be_hidden()
+    expect(page.locator('label[for="id_oauth_client"]')).to_have_class(re.compile("required"))
+    for width in WIDTHS.values():
+        page.set_viewport_size({"width": width, "height": 900})
+        screenshot(page, f"polish-admin-connection-{width}")

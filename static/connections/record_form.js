@@ -7,11 +7,17 @@
 (function () {
   "use strict";
   const control = (name) => document.getElementById("id_" + name);
-  // Pages: crispy's div_id_<name>; the admin: .fieldBox.field-<name> in a row, or the row.
-  const wrapper = (name) =>
-    document.getElementById("div_id_" + name) ||
-    document.querySelector(".fieldBox.field-" + name) ||
-    document.querySelector(".form-row.field-" + name);
+  // Pages: crispy's div_id_<name>; the admin: a field of a row (its box with its help and
+  // errors), or the row. Bootstrap hides with d-none, the admin with hidden.
+  const wrapper = (name) => {
+    const box = document.querySelector(".fieldBox.field-" + name);
+    return document.getElementById("div_id_" + name) || (box && box.parentElement) ||
+      document.querySelector(".form-row.field-" + name);
+  };
+  const hide = (element, hidden) => {
+    element.classList.toggle("d-none", hidden);
+    element.classList.toggle("hidden", hidden);
+  };
 
   function setupFields() {
     const source = document.getElementById("field-rules");
@@ -57,13 +63,17 @@
       const label = document.querySelector('label[for="id_' + name + '"]') ||
         (box && box.querySelector("legend, label"));
       if (!label) return;
+      if (label.closest(".form-row")) {
+        label.classList.toggle("required", on); // the admin marks required labels in bold
+        if (input) input.setAttribute("aria-required", String(on));
+        return;
+      }
       const star = label.querySelector(".asteriskField");
       const text = label.lastChild;
       if (on && !star && text && text.nodeType === Node.TEXT_NODE) text.textContent = text.textContent.trimEnd();
       if (on && !star) label.insertAdjacentHTML("beforeend", '<span class="asteriskField">*</span>');
       if (!on && star) star.remove();
       label.classList.toggle("requiredField", on);
-      if (label.closest(".form-row")) label.classList.toggle("required", on); // the admin's mark
       if (input) input.setAttribute("aria-required", String(on));
     }
 
@@ -71,12 +81,12 @@
       const shown = new Set(rules[key()] || []);
       managed.forEach((name) => {
         const box = wrapper(name);
-        if (box) box.classList.toggle("d-none", !shown.has(name));
+        if (box) hide(box, !shown.has(name));
       });
       // The admin: a row whose fields are all hidden goes too.
       document.querySelectorAll(".form-row").forEach((row) => {
-        const boxes = row.querySelectorAll(".fieldBox");
-        if (boxes.length) row.classList.toggle("d-none", [...boxes].every((b) => b.classList.contains("d-none")));
+        const boxes = [...row.querySelectorAll(".fieldBox")].map((b) => b.parentElement);
+        if (boxes.length) hide(row, boxes.every((b) => b.classList.contains("hidden")));
       });
       const needed = new Set((required || {})[key()] || []);
       requirable.forEach((name) => {
@@ -117,7 +127,7 @@
 
   function setupServices() {
     const boxes = [...document.querySelectorAll('input[type=checkbox][name="business_services"]')];
-    const box = wrapper("business_services");
+    const box = document.getElementById("div_id_business_services");
     if (boxes.length < 2 || boxes[0].disabled || !box) return;
     const legend = box.querySelector("legend, label");
     const tools = document.createElement("div");
