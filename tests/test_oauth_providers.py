@@ -532,3 +532,18 @@ def test_a_refresh_answered_after_the_tokens_were_forgotten_stores_nothing(
     stored = EmailConnection.objects.get(pk=connection.pk)
     assert not stored.oauth_authorized
     assert stored.oauth_access_token_enc == stored.oauth_refresh_token_enc == ""
+
+
+def test_an_expired_token_without_refresh_token_is_marked_for_reauthorization(
+    provider: FakeProvider,
+) -> None:
+    connection = authorized(
+        oauth_connection(google_client(), user_name="robot@example.com"),
+        oauth_refresh_token_enc="",
+        oauth_expires_at=timezone.now() - timedelta(minutes=1),
+    )
+    assert tokens.refresh_due() == 0
+    stored = EmailConnection.objects.get(pk=connection.pk)
+    assert stored.status == EmailConnection.Status.REAUTHORIZE
+    assert "no refresh token" in stored.oauth_last_error
+    assert provider.requests == []

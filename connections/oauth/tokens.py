@@ -232,6 +232,17 @@ def refresh_due(now: datetime | None = None) -> int:
         | Q(oauth_refreshed_at__isnull=True, oauth_authorized_at__lte=stale)
         | Q(oauth_refreshed_at__isnull=True, oauth_authorized_at__isnull=True)
     )
+    # Expired with nothing to renew it by: say so now rather than at the next send.
+    EmailConnection.objects.filter(
+        authentication=EmailConnection.Auth.OAUTH2,
+        oauth_authorized=True,
+        oauth_needs_reauth=False,
+        oauth_refresh_token_enc="",
+        oauth_expires_at__lte=now,
+    ).update(
+        oauth_needs_reauth=True,
+        oauth_last_error="The access token expired and the provider gave no refresh token.",
+    )
     refreshed = 0
     for pk in due.values_list("pk", flat=True):
         connection = EmailConnection(pk=pk)
