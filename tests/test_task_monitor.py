@@ -302,8 +302,12 @@ def test_a_run_examines_a_bounded_number_of_mails_and_the_next_run_goes_on(
     first = monitor.run(connection, Watch(inbox))
     second = monitor.run(connection, Watch(inbox), first.state)
 
-    assert (first.examined, first.more) == (2, True)
-    assert second.more is False
+    assert (first.examined, first.waiting) == (2, 1)
+    assert second.waiting == 0
+    assert (
+        first.stage("search").reply
+        == "2 unseen mails not handled yet, at least 1 more for the next run"
+    )
     assert [m.subject for m in second.matches] == ["Mail 3"]
     assert set(map(frozenset, box.flags(inbox).values())) == {frozenset({"\\Seen"})}
 

@@ -99,9 +99,9 @@ def _number(client: IMAP4, code: str) -> int:
 
 def unseen_after(
     client: IMAP4, last_uid: int, limit: int, uidnext: int = 0
-) -> tuple[list[int], bool]:
-    """The first `limit` UIDs of unseen, undeleted mails above last_uid, in order, and
-    whether more are waiting.
+) -> tuple[list[int], int]:
+    """The first `limit` UIDs of unseen, undeleted mails above last_uid, in order, and how
+    many more were seen waiting (at least that many: the search stops once it found more).
 
     Searched SEARCH_WINDOW UIDs at a time up to UIDNEXT, so that a folder with many unseen
     mails does not answer with a line longer than a reply may be.
@@ -115,7 +115,7 @@ def unseen_after(
         if final:
             break
         start = end + 1
-    return found[:limit], len(found) > limit
+    return found[:limit], max(0, len(found) - limit)
 
 
 def _search(client: IMAP4, uids: str, last_uid: int) -> list[int]:

@@ -107,7 +107,7 @@ class MonitorReport(Report):
     examined: int = 0
     matched: int = 0
     matches: list[Handled] = field(default_factory=list)
-    more: bool = False  # more unseen mails than MAX_MAILS: the next run goes on
+    waiting: int = 0  # unseen mails seen beyond MAX_MAILS (at least): the next run goes on
     uidvalidity: int = 0
     last_uid: int = 0
 
@@ -322,9 +322,9 @@ def _work(
         stage.detail["after_uid"] = report.last_uid
         stage.reply = Own(f"{folder} opened")
     with rec.stage("search") as stage:
-        examined, report.more = mailbox.unseen_after(client, report.last_uid, MAX_MAILS, uidnext)
-        stage.detail.update(found=len(examined), more=report.more)
-        more = f" (the first {MAX_MAILS}: more wait for the next run)" if report.more else ""
+        examined, report.waiting = mailbox.unseen_after(client, report.last_uid, MAX_MAILS, uidnext)
+        stage.detail.update(found=len(examined), waiting=report.waiting)
+        more = f", at least {report.waiting} more for the next run" if report.waiting else ""
         stage.reply = Own(f"{len(examined)} unseen mails not handled yet{more}")
     with rec.stage("fetch") as stage:
         mails = mailbox.fetch(client, examined)
