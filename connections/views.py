@@ -387,6 +387,7 @@ class RecordDetailView(RecordFormMixin, RecordPageMixin, UpdateView):
 
     def form_valid(self, form: object) -> HttpResponse:
         record = form.save(commit=False)
+        was_authorized = getattr(record, "oauth_authorized", False)
         try:
             result = records.save_record(
                 record,
@@ -413,6 +414,12 @@ class RecordDetailView(RecordFormMixin, RecordPageMixin, UpdateView):
             messages.success(self.request, f'{self.kind.label} "{record}" updated.')
         else:
             messages.info(self.request, f'No changes: {self.kind.label} "{record}" not updated.')
+        if was_authorized and not record.oauth_authorized:
+            messages.warning(
+                self.request,
+                "The OAuth authorization was forgotten (its tokens are only sent to the server, "
+                "port and user they were authorized for): click Authorize again.",
+            )
         return redirect(self.detail_url(record))
 
     def render_to_response(self, context: dict, **kwargs: object) -> HttpResponse:

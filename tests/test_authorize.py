@@ -606,3 +606,22 @@ def test_the_form_warns_before_a_save_that_forgets_the_authorization(
     assert "forgets the authorization" in warning.inner_text()
     page.fill("#id_user_name", "mailbox@example.com")
     assert not warning.is_visible()
+
+
+def test_an_update_that_forgets_the_authorization_says_so(admin_client_logged: Client) -> None:
+    connection = authorized(oauth_connection(local_client("https://id.example.com")))
+    form = {
+        "name": "Mailbox",
+        "connection_type": "outgoing",
+        "smtp_server": "127.0.0.1",
+        "smtp_port": "2525",
+        "imap_port": "143",
+        "email_address": connection.email_address,
+        "authentication": "oauth2",
+        "user_name": "someone@example.com",
+        "oauth_client": str(connection.oauth_client_id),
+        "expected_version": str(connection.version),
+    }
+    response = admin_client_logged.post(connection.get_absolute_url(), form, follow=True)
+    assert "The OAuth authorization was forgotten" in text(response)
+    assert nothing_stored(connection)
