@@ -163,9 +163,19 @@ class ScheduledTask(GroupedRecord):
         return errors
 
     def get_last_run_display(self) -> str:
-        if not self.last_run_status:
-            return "never"
-        return f"{self.get_last_run_status_display()}"
+        return self.get_last_run_status_display() if self.last_run_status else "never"
+
+    def schedule_display(self) -> str:
+        """The schedule in words: "Every 15 minutes", "Cron 0 6 * * 1-5", "None"."""
+        if self.schedule == Schedule.INTERVAL:
+            text = (
+                f"Every {self.interval_minutes} minute{'s' if self.interval_minutes != 1 else ''}"
+            )
+        elif self.schedule == Schedule.CRON:
+            text = f"Cron {self.cron_expression}"
+        else:
+            return "None"
+        return text if self.enabled else f"{text} (disabled)"
 
 
 class EmailTaskQuerySet(RecordQuerySet):
@@ -184,7 +194,6 @@ class EmailTask(ScheduledTask):
         blank=True,
         on_delete=models.PROTECT,
         related_name="email_tasks",
-        limit_choices_to={"connection_type": EmailConnection.Type.OUTGOING},
         help_text="Outgoing. Blank: the Email Template's connection.",
     )
     template = models.ForeignKey(
@@ -299,7 +308,6 @@ class EmailMonitorTask(ScheduledTask):
         verbose_name="Email Connection",
         on_delete=models.PROTECT,
         related_name="monitor_tasks",
-        limit_choices_to={"connection_type": EmailConnection.Type.INCOMING},
         help_text="Incoming: the mailbox to watch.",
     )
     folder = models.CharField("Folder", max_length=255, default="INBOX")
@@ -337,6 +345,12 @@ class EmailMonitorTask(ScheduledTask):
             ("run_emailmonitortask", "Can run email monitor task"),
             ("restore_emailmonitortask", "Can restore versions of email monitor task"),
         ]
+
+    def bind_to(self, current: "EmailMonitorTask") -> None:
+        super().bind_to(current)
+        # The UIDs handled so far belong to the mailbox and folder they were read from.
+        if (self.connection_id, self.folder) != (current.connection_id, current.folder):
+            self.uidvalidity = self.last_uid = 0
 
     def criteria(self) -> list[monitor.Criterion]:
         found = []

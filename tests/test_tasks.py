@@ -451,3 +451,94 @@ def test_bad_input_is_refused_at_the_field_and_nothing_is_saved(
     assert field in errors, errors
     assert message in " ".join(errors[field])
     assert not EmailTask.objects.exists() and not EmailMonitorTask.objects.exists()
+
+
+def test_both_task_types_have_the_record_pages_and_buttons(client, operator):
+    connection = make_connection()
+    mailbox = make_connection(
+        name="Box", connection_type="incoming", imap_server="127.0.0.1", email_address="b@x.org"
+    )
+    tasks = [
+        email_task(connection=connection, to="a@example.com", body="x"),
+        monitor_task(connection=mailbox),
+    ]
+    client.force_login(operator)
+
+    for task in tasks:
+        name = task._meta.model_name
+        for page in ("list", "new"):
+            assert client.get(reverse(f"connections:{name}-{page}")).status_code == 200
+        detail = text(client.get(task.get_absolute_url()))
+        assert 'id="run-now-button"' in detail
+        for button in ("Update", "Copy", "Delete", "Runs", "Versions"):
+            assert button in detail, (name, button)
+        for tab in ("runs", "versions"):
+            assert (
+                client.get(reverse(f"connections:{name}-{tab}", args=[task.pk])).status_code == 200
+            )
+        copied = client.post(reverse(f"connections:{name}-copy", args=[task.pk]), {"name": "Copy"})
+        copy = type(task).objects.get(name="Copy")
+        assert copied.url == copy.get_absolute_url()
+        client.post(reverse(f"connections:{name}-delete", args=[copy.pk]))
+        assert not type(task).objects.filter(name="Copy").exists()
+
+
+def test_an_update_makes_a_version_and_keeps_the_run_state(client, operator):
+    task = email_task(
+        connection=make_connection(), to="a@example.com", body="x", variables={"a": "1"}
+    )
+    EmailTask.objects.filter(pk=task.pk).update(last_run_status="failed")
+    client.force_login(operator)
+    data = form(
+        "emailtask",
+        name=task.name,
+        connection=str(task.connection_id),
+        to="a@example.com",
+        body="y",
+        variables="a=2\nb=3",
+        schedule="interval",
+        interval_minutes="15",
+        enabled="on",
+        expected_version="1",
+        _update="",
+    )
+
+    client.post(task.get_absolute_url(), data)
+
+    task.refresh_from_db()
+    assert (task.version, task.body, task.variables) == (2, "y", {"a": "2", "b": "3"})
+    assert task.last_run_status == "failed"
+    assert task.next_run_at > timezone.now() + datetime.timedelta(minutes=14)
+    assert task.history.count() == 2
+
+
+def test_run_now_needs_its_own_permission(client, viewer):
+    task = email_task(connection=make_connection(), to="a@example.com", body="x")
+    client.force_login(viewer)
+
+    page = text(client.get(task.get_absolute_url()))
+    refused = run_now(client, task)
+
+    assert 'id="run-now-button"' not in page
+    assert refused.status_code == 403
+    assert not TaskRun.objects.exists()
+
+
+def test_a_monitor_moved_to_another_folder_starts_counting_its_uids_again(operator):
+    mailbox = make_connection(
+        name="Box", connection_type="incoming", imap_server="127.0.0.1", email_address="b@x.org"
+    )
+    task = monitor_task(connection=mailbox)
+    EmailMonitorTask.objects.filter(pk=task.pk).update(uidvalidity=7, last_uid=42)
+    task.refresh_from_db()
+
+    task.description = "same folder"
+    records.save_record(task, operator)
+    task.refresh_from_db()
+    kept = (task.uidvalidity, task.last_uid)
+    task.folder = "Archive"
+    records.save_record(task, operator)
+    task.refresh_from_db()
+
+    assert kept == (7, 42)
+    assert (task.uidvalidity, task.last_uid, task.version) == (0, 0, 3)

@@ -4,6 +4,8 @@ conventions, plus POST .../{id}/run/) and /api/v1/runs/ (read-only, with filters
 from typing import Any
 
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
@@ -39,6 +41,32 @@ def pairs_field(help_text: str) -> serializers.DictField:
         child=StrictCharField(allow_blank=True, max_length=2000),
         required=False,
         help_text=help_text,
+    )
+
+
+class TrueFalseField(forms.NullBooleanField):
+    """`true` or `false` as the schema says; the pages' select also took "null" or "2"."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value: Any) -> bool | None:
+        if value in self.empty_values:
+            return None
+        if value in ("true", "false"):
+            return value == "true"
+        raise ValidationError("Give true or false.", code="invalid")
+
+
+class TrueFalseFilter(django_filters.BooleanFilter):
+    field_class = TrueFalseField
+
+
+def api_filters(base: type[django_filters.FilterSet]) -> type[django_filters.FilterSet]:
+    """A list filter of the pages as the API takes it: ids and booleans as the schema says."""
+    return type(
+        f"Api{base.__name__}",
+        (base,),
+        {"business_services": service_filter(), "enabled": TrueFalseFilter(label="Enabled")},
     )
 
 
@@ -196,9 +224,7 @@ class TaskViewSet(RecordViewSet):
 class EmailTaskViewSet(TaskViewSet):
     model = EmailTask
     serializer_class = EmailTaskSerializer
-    filterset_class = type(
-        "EmailTaskApiFilter", (EmailTaskFilter,), {"business_services": service_filter()}
-    )
+    filterset_class = api_filters(EmailTaskFilter)
     search_fields = kind_search(EmailTask)
     related = ("connection", "template")
 
@@ -213,11 +239,7 @@ class EmailTaskViewSet(TaskViewSet):
 class EmailMonitorTaskViewSet(TaskViewSet):
     model = EmailMonitorTask
     serializer_class = EmailMonitorTaskSerializer
-    filterset_class = type(
-        "EmailMonitorTaskApiFilter",
-        (EmailMonitorTaskFilter,),
-        {"business_services": service_filter()},
-    )
+    filterset_class = api_filters(EmailMonitorTaskFilter)
     search_fields = kind_search(EmailMonitorTask)
 
 

@@ -129,9 +129,10 @@ def _summary(report: Report) -> str:
     if failed is not None:
         return failed.hint or f"Failed at {failed.name}."
     if isinstance(report, monitor.MonitorReport):
-        return f"{report.examined} mails examined, {report.matched} matched and handled."
+        return f"Mails examined: {report.examined}; matched and handled: {report.matched}."
     if isinstance(report, sending.Delivery):
-        return f"Sent to {len(report.recipients)} recipients as {report.message_id}."
+        count = len(report.recipients)
+        return f"Sent to {count} recipient{'s' if count != 1 else ''} as {report.message_id}."
     return "Done."
 
 

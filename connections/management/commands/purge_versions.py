@@ -4,10 +4,25 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import Count
 
-from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient
+from connections.models import (
+    BusinessService,
+    EmailConnection,
+    EmailMonitorTask,
+    EmailTask,
+    EmailTemplate,
+    OAuthClient,
+)
 
 MODELS = {
-    m._meta.model_name: m for m in (EmailConnection, EmailTemplate, OAuthClient, BusinessService)
+    m._meta.model_name: m
+    for m in (
+        EmailConnection,
+        EmailTemplate,
+        OAuthClient,
+        BusinessService,
+        EmailTask,
+        EmailMonitorTask,
+    )
 }
 
 
