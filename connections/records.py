@@ -170,8 +170,28 @@ def copy_record(record: Record, name: str, user: object) -> Record:
     return save_record(copy, user, m2m=m2m, reason=f"Copied from {record.name}").record
 
 
-def record_users(record: Record) -> list[str]:
-    """What uses a record, named for an operator, e.g. ['Email Template "Invoices"']."""
+def record_users(record: Record, user: object = None) -> list[str]:
+    """What uses a record, named for an operator, e.g. ['Email Template "Invoices"'].
+
+    Given a user, the users that user may not see are counted, not named.
+    """
+    uses = record_uses(record)
+    if user is None:
+        return [f'{type(u)._meta.verbose_name} "{u.name}"' for u in uses]
+    visible: set[tuple[type, int]] = set()
+    for model in {type(u) for u in uses}:
+        ids = [u.pk for u in uses if type(u) is model]
+        shown = model.objects.visible_to(user).filter(pk__in=ids).values_list("pk", flat=True)
+        visible |= {(model, pk) for pk in shown}
+    named = [f'{type(u)._meta.verbose_name} "{u.name}"' for u in uses if (type(u), u.pk) in visible]
+    hidden = len(uses) - len(named)
+    if hidden:
+        named.append(f"{hidden} record{'s' if hidden > 1 else ''} you cannot see")
+    return named
+
+
+def record_uses(record: Record) -> list[models.Model]:
+    """The records that use `record`: its templates and tasks, an OAuth Client's connections."""
     uses: list[models.Model] = []
     if isinstance(record, EmailConnection):
         uses += list(record.templates.order_by("name"))
@@ -181,7 +201,7 @@ def record_users(record: Record) -> list[str]:
         uses += list(record.tasks.order_by("name"))
     if isinstance(record, OAuthClient):
         uses += list(record.connections.order_by("name"))
-    return [f'{type(u)._meta.verbose_name} "{u.name}"' for u in uses]
+    return uses
 
 
 @transaction.atomic

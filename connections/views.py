@@ -363,7 +363,7 @@ class RecordPageMixin(RecordMixin):
             record=record,
             back=back,
             # The Delete dialog names what uses the record, and then offers no Delete.
-            in_use=records.record_users(record) if can_delete else [],
+            in_use=records.record_users(record, self.request.user) if can_delete else [],
             tabs=[
                 Tab("Details", f"{self.kind.name}-detail"),
                 *self.kind.tabs,
@@ -569,10 +569,10 @@ def record_delete(request: HttpRequest, kind: Kind, pk: int) -> HttpResponse:
     record = _record_for_action(request, kind, pk, "delete")
     try:
         records.delete_record(record, request.user)
-    except records.RecordInUse as in_use:
+    except records.RecordInUse:
+        users = records.record_users(record, request.user)
         messages.error(
-            request,
-            f'{kind.label} "{record}" not deleted: it is used by {", ".join(in_use.users)}.',
+            request, f'{kind.label} "{record}" not deleted: it is used by {", ".join(users)}.'
         )
         return redirect(record.get_absolute_url())
     messages.success(request, f'{kind.label} "{record}" deleted.')

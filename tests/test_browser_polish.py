@@ -62,12 +62,21 @@ def pages_of(records: dict) -> dict[str, str]:
         "connection": c.get_absolute_url(),
         "connection-oauth": records["oauth"].get_absolute_url(),
         "connection-templates": f"/connections/{c.pk}/templates/",
+        "connection-tasks": f"/connections/{c.pk}/tasks/",
+        "connection-authorize": f"/connections/{records['oauth'].pk}/authorize/",
         "connection-versions": f"/connections/{c.pk}/versions/",
         "connection-version": f"/connections/{c.pk}/versions/1/",
         "connection-compare": f"/connections/{c.pk}/versions/compare/?v=1&v=2",
         "templates": "/templates/",
         "template": t.get_absolute_url(),
         "template-new": "/templates/new/",
+        "template-tasks": f"/templates/{t.pk}/tasks/",
+        "email-tasks": "/email-tasks/",
+        "email-task-new": "/email-tasks/new/",
+        "monitor-tasks": "/monitor-tasks/",
+        "monitor-task-new": "/monitor-tasks/new/",
+        "oauth-client-new": "/oauth-clients/new/",
+        "business-service-new": "/business-services/new/",
         "oauth-clients": "/oauth-clients/",
         "oauth-client": records["client"].get_absolute_url(),
         "business-services": "/business-services/",
@@ -89,6 +98,16 @@ def test_no_page_scrolls_sideways_and_every_page_is_screenshotted(
         scroll = page.evaluate("document.documentElement.scrollWidth")
         assert scroll <= WIDTHS[width], f"{path} is {scroll} px wide at {WIDTHS[width]} px"
         screenshot(page, f"polish-{name}-{WIDTHS[width]}")
+
+
+@pytest.mark.parametrize("width", WIDTHS.values())
+def test_the_login_page_fits_a_phone_and_a_desktop(
+    page: object, live_server: object, width: int
+) -> None:
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto(f"{live_server.url}/accounts/login/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    screenshot(page, f"polish-login-{width}")
 
 
 def test_the_menu_collapses_on_a_phone(logged_in_page: object, live_server: object) -> None:
@@ -372,3 +391,25 @@ def test_the_admin_shows_only_the_fields_of_the_type_and_authentication(
     for width in WIDTHS.values():
         page.set_viewport_size({"width": width, "height": 900})
         screenshot(page, f"polish-admin-connection-{width}")
+
+
+def test_a_filter_or_a_link_shows_a_loading_bar_while_the_page_comes(
+    logged_in_page: object, live_server: object, records: dict
+) -> None:
+    page = logged_in_page
+    page.goto(f"{live_server.url}/connections/")
+    held = []
+    page.route("**/connections/?*", lambda route: held.append(route))
+    loading = page.evaluate(
+        """() => new Promise((done) => {
+            const select = document.getElementById("id_connection_type");
+            select.value = "incoming";
+            select.dispatchEvent(new Event("change", { bubbles: true }));
+            setTimeout(() => done(document.body.classList.contains("loading")), 100);
+        })"""
+    )
+    assert loading
+    held[0].continue_()
+    page.unroute("**/connections/?*")
+    expect(page).to_have_url(re.compile("connection_type=incoming"))
+    expect(page.locator("body")).not_to_have_class(re.compile("loading"))

@@ -264,3 +264,23 @@ def test_the_status_panel_shows_the_stored_last_test(admin_client_logged: object
     assert "Failing" in panel
     assert "2026-05-06 07:08 UTC" in panel
     assert "check the user name and password" in panel
+
+
+def test_the_delete_dialog_counts_but_never_names_what_the_operator_cannot_see(
+    client: object, operator: object
+) -> None:
+    mine, theirs = make_service(name="Mine"), make_service(name="Theirs")
+    mine.users.add(operator)
+    connection = make_connection()
+    make_template(connection, name="Our template", services=[mine])
+    make_template(connection, name="Their template", services=[theirs])
+    client.force_login(operator)
+    page = text(client.get(connection.get_absolute_url()))
+    dialog = page.split('id="delete-modal"')[1].split("</form>")[0]
+    assert 'Email Template "Our template"' in dialog
+    assert "1 record you cannot see" in dialog
+    assert "Their template" not in page
+    url = reverse("connections:emailconnection-delete", args=[connection.pk])
+    refused = text(client.post(url, follow=True))
+    assert "Our template" in refused and "1 record you cannot see" in refused
+    assert "Their template" not in refused

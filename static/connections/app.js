@@ -1,5 +1,6 @@
 // Every page: a spinner on the button of a form that waits on the server (and no second
-// submit meanwhile), and the first field of a dialog focused when it opens.
+// submit meanwhile), a bar across the top while any other page loads (a link, a filter),
+// and the first field of a dialog focused when it opens.
 (function () {
   "use strict";
   const SPINNER = '<span class="spinner-border spinner-border-sm me-1 busy-spinner" aria-hidden="true"></span>';
@@ -28,7 +29,20 @@
     setTimeout(() => {
       if (event.defaultPrevented) return;
       form.dataset.busy = "1";
-      busy(event.submitter || form.querySelector("[type=submit]"));
+      const button = event.submitter || form.querySelector("[type=submit]");
+      if (button && button.offsetParent !== null) busy(button);
+      else document.body.classList.add("loading");
+    });
+  });
+
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[href]");
+    if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    if (link.target || link.hasAttribute("download") || link.origin !== window.location.origin) return;
+    if (link.getAttribute("href").startsWith("#")) return;
+    // After every handler: a link another script holds back (leave the changed form?) waits.
+    setTimeout(() => {
+      if (!event.defaultPrevented) document.body.classList.add("loading");
     });
   });
 
@@ -37,6 +51,7 @@
     if (!event.persisted) return;
     document.querySelectorAll("form[data-busy]").forEach((form) => delete form.dataset.busy);
     document.querySelectorAll(".busy").forEach(idle);
+    document.body.classList.remove("loading");
   });
 
   document.addEventListener("shown.bs.modal", (event) => {

@@ -203,7 +203,10 @@
       if (link.target === "_blank" || link.hasAttribute("download")) return;
       if (link.getAttribute("href").startsWith("#") || !dirty()) return;
       event.preventDefault();
-      ask(() => window.location.assign(link.href));
+      ask(() => {
+        document.body.classList.add("loading");
+        window.location.assign(link.href);
+      });
     });
 
     // Other forms of the page (Authorize, Disconnect, Log out) leave it too. The Copy and
