@@ -255,6 +255,9 @@ OAUTH_HTTP_TIMEOUT = float(env("OAUTH_HTTP_TIMEOUT", "10"))
 OAUTH_REFRESH_BEFORE_SECONDS = int(env("OAUTH_REFRESH_BEFORE_SECONDS", "600"))
 OAUTH_REFRESH_MAX_AGE_DAYS = float(env("OAUTH_REFRESH_MAX_AGE_DAYS", "7"))
 
+# Import (page, API, import_records): the largest export file accepted, in bytes.
+IMPORT_MAX_BYTES = int(env("IMPORT_MAX_BYTES", str(10 * 1024 * 1024)))
+
 REST_FRAMEWORK = {
     # Bearer tokens of our own OAuth server; client-credentials tokens act as the app's owner.
     "DEFAULT_AUTHENTICATION_CLASSES": [

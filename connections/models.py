@@ -517,7 +517,14 @@ class EmailConnection(GroupedRecord):
         return self.Status.OK if self.last_test_ok else self.Status.FAILING
 
     def get_status_display(self) -> str:
+        if self.password_needed:
+            return "Password needed"
         return self.Status(self.status).label
+
+    @property
+    def password_needed(self) -> bool:
+        """Password authentication without a stored password (e.g. after an import)."""
+        return self.authentication == self.Auth.PASSWORD and not self.has_secret("password")
 
     @property
     def uses_oauth(self) -> bool:

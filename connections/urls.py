@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from connections import converters, task_urls, views  # noqa: F401 - registers <id:...>
+from connections import converters, task_urls, transfer_views, views  # noqa: F401 - <id:...>
 
 app_name = "connections"
 
@@ -11,6 +11,12 @@ def record_urls(kind: views.Kind) -> list:
     return [
         path(f"{slug}/", views.RecordListView.as_view(kind=kind), name=f"{name}-list"),
         path(f"{slug}/new/", views.RecordCreateView.as_view(kind=kind), name=f"{name}-new"),
+        path(
+            f"{slug}/export/",
+            transfer_views.record_export,
+            {"kind": kind},
+            name=f"{name}-export",
+        ),
         path(f"{slug}/<id:pk>/", views.RecordDetailView.as_view(kind=kind), name=f"{name}-detail"),
         path(
             f"{slug}/<id:pk>/versions/",
@@ -60,6 +66,7 @@ urlpatterns = [
         name="emailconnection-disconnect",
     ),
     path("oauth/callback/", views.oauth_callback, name="oauth-callback"),
+    path("import/", transfer_views.import_page, name="import"),
     path(
         "connections/<id:pk>/templates/",
         views.ConnectionTemplatesView.as_view(kind=views.KINDS["emailconnection"]),

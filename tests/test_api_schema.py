@@ -14,6 +14,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from oauth2_provider.models import AccessToken
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from config.wsgi import application
 from tests.api_fixtures import in_an_hour, make_app
@@ -54,7 +55,10 @@ def no_connection_tests(monkeypatch: pytest.MonkeyPatch) -> None:
 # A quick pass by default; API_SCHEMA_EXAMPLES=200 digs deeper.
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_answers_as_its_schema_says(case: Any, token_header: dict[str, str]) -> None:
-    case.call_and_validate(headers=token_header)
+    # An import's records are checked against the database (references by name, the models'
+    # rules), which no schema can say: there a valid-looking body may be refused (400).
+    excluded = [positive_data_acceptance] if case.path == "/api/v1/import/" else []
+    case.call_and_validate(headers=token_header, excluded_checks=excluded)
 
 
 @pytest.mark.parametrize("count", [len(OPERATIONS)], ids=lambda n: f"{n} operations")

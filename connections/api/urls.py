@@ -9,7 +9,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from connections.api import schema, seed_views, tasks, views  # noqa: F401 (schema: auth)
+from connections.api import schema, seed_views, tasks, transfer, views  # noqa: F401 (schema)
 
 # Swagger UI's files ship in the drf-spectacular-sidecar package; serving them from here
 # keeps the docs page working without internet access and without collectstatic.
@@ -58,6 +58,8 @@ urlpatterns = [
         seed_views.TestEmailByIdView.as_view(),
         name="api-smtp-test-by-id",
     ),
+    path("api/v1/export/", transfer.ExportView.as_view(), name="api-export"),
+    path("api/v1/import/", transfer.ImportView.as_view(), name="api-import"),
     *router.urls,
     re_path(r"^(?P<path>(api|cam)/.*)$", views.unknown_path),
 ]

@@ -17,9 +17,12 @@ def cell(record: object, column: object) -> str:
     if callable(value):
         value = value()
     if column.attr == "get_status_display":
-        badge = {"OK": "success", "Failing": "danger", "Reauthorization needed": "warning"}.get(
-            value, "secondary"
-        )
+        badge = {
+            "OK": "success",
+            "Failing": "danger",
+            "Reauthorization needed": "warning",
+            "Password needed": "warning",
+        }.get(value, "secondary")
         return format_html('<span class="badge text-bg-{}">{}</span>', badge, value)
     if isinstance(value, bool):
         return "Yes" if value else ""
