@@ -32,6 +32,8 @@ PATTERNS = [
     re.compile(rf"(?i)(?<![A-Za-z0-9_])((?:{KEYS})=)[^&\s'\"]+"),
     # JSON or a dict's repr: "access_token": "abc" / 'access_token': 'abc'
     re.compile(rf"(?i)([\"'](?:{KEYS})[\"']\s*:\s*[\"'])[^\"']*"),
+    # prose: "Validating refresh token abc for client x" (oauthlib's refresh grant)
+    re.compile(r"(?i)(\b(?:access|refresh|id|bearer)[ _-]token:?\s+)[A-Za-z0-9\-._~+/]{8,}=*"),
     # an Authorization header, anywhere: Bearer abc / Basic abc
     re.compile(r"(?i)(\b(?:bearer|basic)\s+)[A-Za-z0-9\-._~+/]+=*"),
     # a JSON Web Token (an ID token or a JWT access token) on its own

@@ -45,6 +45,7 @@ def test_oauthlib_issuing_a_token_at_debug_logs_no_token(
         "headers {'Authorization': 'Bearer at-SECRET-1'}",
         "GET /oauth/callback/?code=code-SECRET-1&state=abc HTTP/1.1",
         "login with password=pw-SECRET-1 client_secret=cs-SECRET-1",
+        "Validating refresh token rtSECRET1abcdef for client <Application: x>.",
     ],
 )
 def test_secrets_in_any_logger_at_any_level_are_masked(
