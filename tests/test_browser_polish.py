@@ -304,7 +304,7 @@ def test_filters_and_page_size_apply_on_change(
     page.fill("#id_q", "invoices")
     page.locator("#id_q").press("Enter")
     expect(page.locator("#empty-state")).to_contain_text("match")
-    page.get_by_role("link", name="Port", exact=False).click()
+    page.get_by_role("link", name="Port", exact=True).click()
     expect(page).to_have_url(re.compile(r"sort=port"))
 
 
