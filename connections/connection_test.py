@@ -154,7 +154,8 @@ def run_test(
 
     The result is kept on the stored record when the tested settings are its own.
     """
-    check_rate(user)
+    if user is not None:  # the worker's health checks (no user) are not rate-limited
+        check_rate(user)
     try:
         params = params_for(connection, stored, password, recipient)
     except tokens.AuthorizationNeeded as exc:
@@ -175,14 +176,16 @@ def run_test(
     if stored is not None and stored.pk and same_settings(connection, stored) and not typed_other:
         failed = report.failed_stage
         summary = "All stages passed." if report.ok else f"{failed.name}: {failed.hint}"
+        now = timezone.now()
+        passed = {"last_passed_at": now} if report.ok else {}
         save_state(
-            stored, last_test_at=timezone.now(), last_test_ok=report.ok, last_test_summary=summary
+            stored, last_test_at=now, last_test_ok=report.ok, last_test_summary=summary, **passed
         )
     return report
 
 
 # What a Test depends on: the versioned settings less those that only name or group it.
-NOT_TESTED = {"name", "description", "system_connection", "password_changed_at"}
+NOT_TESTED = {"name", "description", "system_connection", "password_changed_at", "health_check"}
 
 
 def same_settings(connection: EmailConnection, stored: EmailConnection) -> bool:

@@ -215,6 +215,7 @@ class EmailConnectionForm(RecordForm):
             "oauth_client",
             "system_connection",
             "trash_folder",
+            "health_check",
         )
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
@@ -245,6 +246,7 @@ class EmailConnectionForm(RecordForm):
         "oauth_client",
         "system_connection",
         "trash_folder",
+        "health_check",
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:

@@ -7,6 +7,7 @@ history never copies; a `*_changed_at` column records, value-less, that a secret
 """
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -346,6 +347,16 @@ class OAuthClient(GroupedRecord):
         return {name: url.replace("{tenant}", tenant) for name, url in derived.items()}
 
 
+class HealthCheck(models.TextChoices):
+    """How often the worker tests a connection (minutes), "" for the default."""
+
+    DEFAULT = "", "Default (hourly once a Test has passed)"
+    OFF = "off", "Off"
+    QUARTER_HOUR = "15", "Every 15 minutes"
+    HOURLY = "60", "Hourly"
+    DAILY = "1440", "Daily"
+
+
 class EmailConnectionQuerySet(RecordQuerySet):
     def outgoing(self) -> "EmailConnectionQuerySet":
         return self.filter(connection_type=EmailConnection.Type.OUTGOING)
@@ -396,6 +407,15 @@ class EmailConnection(GroupedRecord):
     )
     system_connection = models.BooleanField("System Connection", default=False)
     trash_folder = models.CharField("Trash Folder", max_length=255, blank=True)
+    health_check = models.CharField(
+        "Health Check",
+        max_length=10,
+        choices=HealthCheck.choices,
+        default=HealthCheck.DEFAULT,
+        blank=True,
+        help_text="A dry-run Test on the worker (nothing is sent). Default: hourly once a Test "
+        "has passed.",
+    )
 
     # Authorization state (runtime, not versioned; tokens encrypted, never shown).
     oauth_authorized = models.BooleanField("Authorized", default=False, editable=False)
@@ -419,6 +439,7 @@ class EmailConnection(GroupedRecord):
     last_test_at = models.DateTimeField("Last Test", null=True, editable=False)
     last_test_ok = models.BooleanField("Last Test Passed", null=True, editable=False)
     last_test_summary = models.TextField("Last Test Result", blank=True, editable=False)
+    last_passed_at = models.DateTimeField("Last Passed Test", null=True, editable=False)
 
     objects = EmailConnectionQuerySet.as_manager()
 
@@ -438,6 +459,7 @@ class EmailConnection(GroupedRecord):
         "last_test_at",
         "last_test_ok",
         "last_test_summary",
+        "last_passed_at",
     )
     history = history("password_enc", *state_fields)
 
@@ -526,6 +548,14 @@ class EmailConnection(GroupedRecord):
         """Password authentication without a stored password (e.g. after an import)."""
         return self.authentication == self.Auth.PASSWORD and not self.has_secret("password")
 
+    def health_check_interval(self) -> timedelta | None:
+        """How often the worker tests this connection; None: never."""
+        if self.health_check == HealthCheck.OFF:
+            return None
+        if self.health_check == HealthCheck.DEFAULT:
+            return timedelta(hours=1) if self.last_passed_at else None
+        return timedelta(minutes=int(self.health_check))
+
     @property
     def uses_oauth(self) -> bool:
         return self.authentication == self.Auth.OAUTH2
@@ -552,7 +582,13 @@ class EmailConnection(GroupedRecord):
 
     def applicable_fields(self) -> set[str]:
         """The settings that apply to this connection's Type and Authentication."""
-        fields = {"enable_ssl", "enable_starttls", "email_address", "authentication"}
+        fields = {
+            "enable_ssl",
+            "enable_starttls",
+            "email_address",
+            "authentication",
+            "health_check",
+        }
         if self.is_outgoing:
             fields |= {"smtp_server", "smtp_port", "system_connection"}
         else:

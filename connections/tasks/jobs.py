@@ -39,3 +39,11 @@ def run_scheduled_tasks() -> int:
     from connections.tasks import runs
 
     return len(runs.enqueue_due())
+
+
+@periodic(crontab(minute="*"), name="run_health_checks")
+def run_health_checks() -> int:
+    """Every minute: a dry-run Test of each connection whose health-check interval passed."""
+    from connections import health_checks
+
+    return health_checks.run_due()
