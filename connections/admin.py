@@ -71,6 +71,12 @@ class RecordAdmin(SimpleHistoryAdmin):
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
 
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Record | None:
+        # "?_to_field=" (empty) names no field; Django would look up a field called "" (a 500).
+        return super().get_object(request, object_id, from_field or None)
+
     def check_visible(self, request: HttpRequest, object_id: str) -> None:
         # simple-history looks the id up unchecked (a 500 for "abc"), and falls back to the
         # history row when get_queryset hides a record (for deleted records): that would show
@@ -268,6 +274,3 @@ class EmailTemplateAdmin(RecordAdmin):
     list_select_related = ("connection",)
     search_fields = ("name", "description", "subject", "to")
     fields = (*EmailTemplateForm.Meta.fields, *METADATA)
-
-
-from connections import task_admin  # noqa: E402, F401 - registers the task types

@@ -260,3 +260,12 @@ def test_the_admin_version_page_does_not_save_an_old_version(
     connection.refresh_from_db()
     assert (connection.version, connection.description) == (2, "v2")
     assert connection.has_secret("password")
+
+
+@pytest.mark.parametrize("page", ["change", "delete"])
+def test_an_empty_to_field_parameter_is_ignored(admin_client_logged: Client, page: str) -> None:
+    connection = make_connection()
+    url = reverse(f"admin:connections_emailconnection_{page}", args=[connection.pk])
+    response = admin_client_logged.get(url, {"_to_field": ""})
+    assert response.status_code == 200
+    assert "Mailer" in text(response)
