@@ -274,3 +274,6 @@ class EmailTemplateAdmin(RecordAdmin):
     list_select_related = ("connection",)
     search_fields = ("name", "description", "subject", "to")
     fields = (*EmailTemplateForm.Meta.fields, *METADATA)
+
+
+from connections import task_admin  # noqa: E402, F401 - registers the task types
