@@ -284,3 +284,18 @@ def test_the_delete_dialog_counts_but_never_names_what_the_operator_cannot_see(
     refused = text(client.post(url, follow=True))
     assert "Our template" in refused and "1 record you cannot see" in refused
     assert "Their template" not in refused
+
+
+def test_every_sortable_column_of_every_list_answers(admin_client_logged: object) -> None:
+    from connections.views import KINDS
+
+    service = make_service()
+    connection = make_connection(services=[service])
+    make_template(connection, services=[service])
+    for kind in KINDS.values():
+        url = kind.url("list")
+        for column in kind.columns:
+            if column.sort:
+                for sort in (column.sort, f"-{column.sort}"):
+                    response = admin_client_logged.get(url, {"sort": sort, "per_page": 10})
+                    assert response.status_code == 200, (url, sort)
