@@ -12,6 +12,8 @@ SCHEDULE_FIELDS = ("schedule", "interval_minutes", "cron_expression", "enabled")
 
 def parse_pairs(text: str) -> dict[str, str]:
     """`name=value` lines -> {name: value}; blank lines are skipped."""
+    if "\x00" in text:
+        raise forms.ValidationError("Null characters are not allowed.")
     pairs: dict[str, str] = {}
     bad = []
     for line in text.splitlines():

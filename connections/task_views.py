@@ -97,14 +97,14 @@ def _run_context(run: TaskRun) -> dict:
 
 
 def run_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """The run's status as JSON; once it ended, `html` is its report, rendered."""
+    """The run's status as JSON; once it ended, `html` is the run's view with its report."""
     if not request.user.is_authenticated:
         return JsonResponse({"error": "Log in again."}, status=401)
     run = _visible_run(request, pk)
     answer = {"status": run.status, "label": run.get_status_display(), "ended": run.ended}
     if run.ended:
         context = _run_context(run)
-        answer["html"] = render(request, "connections/_run_report.html", context).content.decode()
+        answer["html"] = render(request, "connections/_run_view.html", context).content.decode()
     return JsonResponse(answer)
 
 

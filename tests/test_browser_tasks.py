@@ -49,6 +49,8 @@ def test_an_operator_runs_an_email_task_made_from_a_template_and_sees_where_it_i
     )
     expect(page.locator("#run-summary")).to_contain_text("Succeeded")
     expect(page.locator("#test-stages")).to_contain_text("RCPT TO")
+    expect(page.locator("#run-ended")).not_to_have_text("—")  # the whole run view was renewed
+    expect(page.locator("#test-stages")).to_contain_text("Mail sent")
     screenshot(page, "email-task-run")
     [received] = smtp_plain.messages
     assert received.message["Subject"] == "Job nightly"

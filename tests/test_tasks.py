@@ -542,3 +542,54 @@ def test_a_monitor_moved_to_another_folder_starts_counting_its_uids_again(operat
 
     assert kept == (7, 42)
     assert (task.uidvalidity, task.last_uid, task.version) == (0, 0, 3)
+
+
+def test_the_demo_data_has_a_task_of_each_kind_with_its_schedule_off():
+    call_command("demo_data", password="x-demo-pass-1")
+    call_command("demo_data", password="x-demo-pass-1")  # idempotent
+
+    email = EmailTask.objects.get(name="Nightly job failed")
+    monitor = EmailMonitorTask.objects.get(name="Support bounces")
+    assert email.template.name == "Job failed" and not email.enabled
+    assert monitor.connection.name == "Support mailbox" and monitor.next_run_at is None
+
+
+def test_run_now_values_with_a_null_character_are_refused_not_stored(client, operator):
+    task = email_task(connection=make_connection(), to="a@example.com", body="x")
+    client.force_login(operator)
+
+    response = run_now(client, task, "who=a\x00b", follow=True)
+
+    assert "Null characters are not allowed" in text(response)
+    assert not TaskRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        {"interval_minutes": "abc", "schedule": "interval"},
+        {"schedule": "weekly"},
+        {"connection": "99999999999999999999999"},
+        {"template": "-1"},
+        {"variables": "=x\nnot a pair"},
+        {"cron_expression": "\u00e9 * * * *", "schedule": "cron"},
+        {"action": "explode", "subject_operator": "like"},
+    ],
+)
+def test_garbage_in_a_task_form_is_a_form_error_never_a_server_error(client, operator, garbage):
+    client.force_login(operator)
+
+    for task_type in ("emailtask", "emailmonitortask"):
+        response = post_new(client, task_type, **garbage)
+        assert response.status_code == 200
+        assert response.context["form"].errors
+
+    assert not EmailTask.objects.exists() and not EmailMonitorTask.objects.exists()
+
+
+def test_pages_of_runs_and_tasks_that_do_not_exist_are_not_found(client, operator):
+    client.force_login(operator)
+
+    for url in ("/runs/99/", "/runs/99/status/", "/email-tasks/99/runs/", "/templates/99/preview/"):
+        assert client.get(url).status_code == 404, url
+    assert client.post("/monitor-tasks/99/run/").status_code == 404

@@ -19,10 +19,19 @@ STAGES = {
     "rcpt_to": "RCPT TO",
     "data": "DATA",
     "abort": "Aborted (dry run)",
-    "send": "Test mail sent",
+    "send": "Mail sent",
     "capability": "CAPABILITY",
     "list": "Folders",
     "trash_folder": "Trash Folder",
+    # an Email Task's and an Email Monitor Task's own stages
+    "message": "Message",
+    "settings": "Settings",
+    "move_folder": "Move to Folder",
+    "select": "SELECT",
+    "search": "SEARCH unseen",
+    "fetch": "FETCH",
+    "match": "Criteria",
+    "act": "Action",
 }
 
 DETAILS = {
@@ -57,6 +66,7 @@ DETAILS = {
 DETAILS_IN = {
     ("ehlo", "capabilities"): "Extensions",
     ("send", "subject"): "Subject",
+    ("message", "subject"): "Subject",
 }
 
 # shown inside another detail (days_left with not_after), or said by the stage's label

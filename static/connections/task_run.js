@@ -2,7 +2,7 @@
 // status as it changes, and once the run has ended show its report; then stop asking.
 (function () {
   "use strict";
-  const box = document.getElementById("run-report");
+  const box = document.getElementById("run-view");
   const url = box && box.dataset.statusUrl;
   if (!url) return;
   let failures = 0;

@@ -1,4 +1,5 @@
-"""Demo data for a first look: services, OAuth clients, connections, templates and users."""
+"""Demo data for a first look: services, OAuth clients, connections, templates, tasks and
+users."""
 
 import os
 import secrets
@@ -11,7 +12,14 @@ from django.urls import reverse
 from oauth2_provider.models import Application
 
 from connections import records
-from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient
+from connections.models import (
+    BusinessService,
+    EmailConnection,
+    EmailMonitorTask,
+    EmailTask,
+    EmailTemplate,
+    OAuthClient,
+)
 
 # The console's registration at its own OAuth server (/o/), which stands in for Microsoft
 # and Google on a machine that cannot reach them.
@@ -152,7 +160,7 @@ class Command(BaseCommand):
             user_name=admin.email,
             oauth_client=local,
         )
-        self.record(
+        job_failed = self.record(
             EmailTemplate,
             admin,
             name="Job failed",
@@ -173,6 +181,32 @@ class Command(BaseCommand):
             subject="Invoice run ${run_id} done",
             body="${count} invoices were sent.",
             services=[services["Accounting"]],
+        )
+        self.record(
+            EmailTask,
+            admin,
+            name="Nightly job failed",
+            description="Run now asks for the values; the schedule is off until Enabled.",
+            template=job_failed,
+            variables={"job_name": "nightly-export", "time": "02:00", "agent": "agent-1"},
+            schedule="cron",
+            cron_expression="0 6 * * 1-5",
+            enabled=False,
+            services=[services["Operations"]],
+        )
+        self.record(
+            EmailMonitorTask,
+            admin,
+            name="Support bounces",
+            connection=EmailConnection.objects.get(name="Support mailbox"),
+            subject_operator="contains",
+            subject_value="Undelivered",
+            action="move_mark_read",
+            move_folder="Bounces",
+            schedule="interval",
+            interval_minutes=15,
+            enabled=False,
+            services=[services["Operations"]],
         )
         self.stdout.write(self.style.SUCCESS(f"Admin login: user admin, password {self.password}"))
 
