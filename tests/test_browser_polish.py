@@ -126,6 +126,8 @@ def test_the_menu_collapses_on_a_phone(logged_in_page: object, live_server: obje
     page.set_viewport_size({"width": 1280, "height": 900})
     expect(page.get_by_role("button", name="Menu")).to_be_hidden()
     expect(page.get_by_role("link", name="Email Connections", exact=True)).to_be_visible()
+    # Every link on one line: no link broken over two.
+    assert page.locator("nav.navbar").bounding_box()["height"] < 50
 
 
 def test_the_user_name_sits_on_the_line_of_the_menu_links(
