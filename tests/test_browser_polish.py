@@ -415,3 +415,24 @@ def test_a_filter_or_a_link_shows_a_loading_bar_while_the_page_comes(
     page.unroute("**/connections/?*")
     expect(page).to_have_url(re.compile("connection_type=incoming"))
     expect(page.locator("body")).not_to_have_class(re.compile("loading"))
+
+
+def test_a_refused_save_asks_before_leaving_but_a_refused_delete_does_not(
+    logged_in_page: object, live_server: object, records: dict
+) -> None:
+    page = logged_in_page
+    url = f"{live_server.url}{records['connection'].get_absolute_url()}"
+    page.goto(url)
+    page.evaluate(
+        "document.getElementById('delete-modal').querySelector('form').submit()"
+    )  # as a second operator's template would make it: refused, with an error message
+    expect(page.locator(".alert-danger.alert-dismissible")).to_contain_text("not deleted")
+    page.get_by_role("link", name="Close").click()
+    expect(page.locator("#record-list")).to_be_visible()
+
+    page.goto(url)
+    page.fill("#id_smtp_port", "70000")
+    page.get_by_role("button", name="Update").click()
+    expect(page.locator("#div_id_smtp_port .invalid-feedback")).to_contain_text("65535")
+    page.get_by_role("link", name="Close").click()
+    expect(page.locator("#leave-modal")).to_be_visible()

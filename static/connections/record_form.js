@@ -165,8 +165,12 @@
       return JSON.stringify([...data.entries()].map(([k, v]) => [k, String(v)]));
     };
     const initial = snapshot();
-    // A form sent back with errors holds what was typed, not what is stored.
-    const rejected = Boolean(document.querySelector(".alert-danger"));
+    // A form sent back with errors holds what was typed, not what is stored (an error
+    // message of another action, which can be dismissed, is no such thing).
+    const rejected = Boolean(
+      form.querySelector(".is-invalid") ||
+      document.querySelector("main > .alert-danger:not(.alert-dismissible)")
+    );
     let leaving = false;
     const dirty = () => !leaving && (rejected || snapshot() !== initial);
 
