@@ -1,5 +1,6 @@
 """The forms of the two task types (registered in forms.FORMS) and the Run now values."""
 
+from crispy_forms.layout import Div, Field
 from django import forms
 
 from connections.forms import RecordForm
@@ -119,6 +120,25 @@ class EmailTaskForm(TaskForm):
         self.fields["template"].queryset = templates.order_by("name")
 
 
+def criteria_layout(fields: tuple[str, ...]) -> tuple:
+    """The form's fields in order, each criterion's operator and value on one row."""
+    values = {criterion_fields(field)[1] for field in MONITOR_FIELDS}
+    layout: list = []
+    for name in fields:
+        if name.endswith("_operator") and name.replace("_operator", "_value") in values:
+            value = name.replace("_operator", "_value")
+            layout.append(
+                Div(
+                    Div(Field(name), css_class="col-md-4"),
+                    Div(Field(value), css_class="col-md-8"),
+                    css_class="row",
+                )
+            )
+        elif name not in values:
+            layout.append(name)
+    return tuple(layout)
+
+
 class EmailMonitorTaskForm(TaskForm):
     class Meta:
         model = EmailMonitorTask
@@ -134,6 +154,8 @@ class EmailMonitorTaskForm(TaskForm):
             *SCHEDULE_FIELDS,
         )
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+    layout_fields = criteria_layout(Meta.fields)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

@@ -2,13 +2,16 @@
 made from a template, Run now followed to Succeeded, where the connection shows it."""
 
 import subprocess
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
 from connections.models import EmailTask
+from connections.worker import HUEY
 from tests.browser import screenshot
 from tests.factories import make_connection, make_template
+from tests.test_task_monitor import Box, mail
 from tests.test_worker import queue, worker, worker_env  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -69,3 +72,59 @@ def test_an_operator_runs_an_email_task_made_from_a_template_and_sees_where_it_i
     page.get_by_role("button", name="Delete").click()
     expect(page.locator("#delete-in-use")).to_contain_text('Email Task "Nightly alert"')
     assert EmailTask.objects.filter(name="Nightly alert").exists()
+
+
+@pytest.fixture
+def inline_worker() -> Iterator[None]:
+    """Jobs run as soon as they are enqueued, in the live server's thread."""
+    immediate = HUEY.immediate
+    HUEY.immediate = True
+    yield
+    HUEY.immediate = immediate
+
+
+def test_an_operator_sets_up_a_monitor_that_moves_matching_mail_and_runs_it(
+    logged_in_page: object, live_server: object, imap_server: object, inline_worker: None
+) -> None:
+    box = Box(imap_server)
+    try:
+        inbox, done = box.folder("inbox"), box.folder("done")
+        box.append(inbox, mail("Invoice 12"))
+        box.append(inbox, mail("Lunch"))
+        make_connection(
+            name="Dovecot",
+            connection_type="incoming",
+            imap_server=imap_server.host,
+            imap_port=imap_server.port,
+            email_address="alice@example.com",
+            user_name=imap_server.user,
+            password=imap_server.password,
+        )
+        page = logged_in_page
+        page.get_by_role("link", name="Email Monitor Tasks", exact=True).click()
+        page.get_by_role("link", name="New", exact=True).click()
+        page.fill("#id_name", "Invoices to done")
+        page.select_option("#id_connection", label="Dovecot")
+        page.fill("#id_folder", inbox)
+        page.select_option("#id_subject_operator", "contains")
+        page.fill("#id_subject_value", "invoice")
+        expect(page.locator("#div_id_move_folder")).to_be_hidden()
+        page.select_option("#id_action", "move_mark_read")
+        expect(page.locator("#div_id_move_folder")).to_be_visible()
+        page.get_by_role("button", name="Save & View").click()
+        expect(page.locator("#div_id_move_folder")).to_contain_text("Move needs a folder")
+
+        page.fill("#id_move_folder", done)
+        page.get_by_role("button", name="Save & View").click()
+        expect(page.locator("h1")).to_contain_text("Email Monitor Task: Invoices to done")
+        screenshot(page, "monitor-task-detail")
+        page.get_by_role("button", name="Run now").click()
+
+        expect(page.locator("#run-summary")).to_contain_text("Succeeded")
+        expect(page.locator("#run-matches")).to_contain_text("Invoice 12")
+        expect(page.locator("#run-matches")).to_contain_text("marked as read")
+        screenshot(page, "monitor-task-run")
+        assert box.flags(done) == {"Invoice 12": {"\\Seen"}}
+        assert box.flags(inbox) == {"Lunch": set()}
+    finally:
+        box.close()
