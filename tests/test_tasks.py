@@ -593,3 +593,25 @@ def test_pages_of_runs_and_tasks_that_do_not_exist_are_not_found(client, operato
     for url in ("/runs/99/", "/runs/99/status/", "/email-tasks/99/runs/", "/templates/99/preview/"):
         assert client.get(url).status_code == 404, url
     assert client.post("/monitor-tasks/99/run/").status_code == 404
+
+
+def test_a_tasks_versions_compare_and_restore(client, operator):
+    task = email_task(
+        connection=make_connection(), to="a@example.com", body="x", variables={"a": "1"}
+    )
+    task.variables = {"a": "2"}
+    task.schedule, task.interval_minutes = Schedule.INTERVAL, 5
+    task.full_clean()
+    records.save_record(task, operator)
+    client.force_login(operator)
+
+    compare = client.get(reverse("connections:emailtask-compare", args=[task.pk]), {"v": [1, 2]})
+    version = client.get(reverse("connections:emailtask-version", args=[task.pk, 1]))
+    restored = client.post(reverse("connections:emailtask-restore", args=[task.pk, 1]))
+
+    assert compare.status_code == version.status_code == 200
+    assert "Variables" in text(compare) and "Every (minutes)" in text(compare)
+    assert restored.status_code == 302
+    task.refresh_from_db()
+    assert (task.version, task.variables, task.schedule) == (3, {"a": "1"}, "none")
+    assert task.next_run_at is None  # the restored schedule is none
