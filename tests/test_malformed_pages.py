@@ -164,6 +164,19 @@ def test_a_deeply_nested_json_body_without_a_token_is_a_401(
     assert response.status_code == 401
 
 
+@pytest.mark.parametrize(("method", "path"), WRITES)
+def test_a_deeply_nested_json_body_with_an_invalid_token_is_a_401_before_any_parse(
+    client: object, method: str, path: str
+) -> None:
+    response = getattr(client, method)(
+        path.format(pk=1),
+        DEEP,
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Bearer not-a-token-of-ours",
+    )
+    assert response.status_code == 401
+
+
 def test_brackets_inside_strings_are_not_nesting(api_as: Callable, operator: object) -> None:
     api = api_as(operator)
     description = '[{"quoted\\" ' + "[" * 100

@@ -14,7 +14,10 @@ from rest_framework.request import Request
 
 class BearerTokenAuthentication(OAuth2Authentication):
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
-        result = super().authenticate(request)
+        # The token is read from the Authorization header of the Django request: handing
+        # DOT the DRF request would make it parse the JSON body (it looks for a token in
+        # the body too) before the caller is even authenticated.
+        result = super().authenticate(request._request)
         if result is None:
             return None
         user, token = result

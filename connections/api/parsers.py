@@ -3,8 +3,9 @@
 DRF reads the body straight from the request stream, past Django's size check on
 `request.body`, so the limit is enforced here: an oversized body is a 413, not a parse.
 Python's json recurses once per level: a body of 100,000 "[" would exhaust the stack (a
-500), so the nesting is measured before parsing and more than MAX_DEPTH levels is a 400;
-without credentials it is the 401 the request gets anyway.
+500), so the nesting is measured before parsing and more than MAX_DEPTH levels is a 400
+(a request without a valid token never gets here: it is refused with 401 before its body
+is read).
 """
 
 import io
@@ -32,11 +33,6 @@ class JSONParser(parsers.JSONParser):
         if len(body) > limit:
             raise PayloadTooLarge(limit)
         if nesting_depth(body) > MAX_DEPTH:
-            request = (parser_context or {}).get("request")
-            if request is not None and not carries_credentials(request):
-                # The token check (django-oauth-toolkit) reads the body while it looks for a
-                # token, so an anonymous request is parsed before it gets its 401.
-                raise exceptions.NotAuthenticated()
             raise exceptions.ParseError(
                 f"JSON parse error - the body is nested deeper than {MAX_DEPTH} levels."
             )
@@ -48,8 +44,3 @@ def nesting_depth(body: bytes) -> int:
     brackets = BRACKET.findall(STRING.sub(b"", body))
     steps = (1 if b in (b"[", b"{") else -1 for b in brackets)
     return max(accumulate(steps), default=0)
-
-
-def carries_credentials(request: Any) -> bool:
-    """A Bearer token in the header or, as oauthlib also takes it, the query string."""
-    return "HTTP_AUTHORIZATION" in request.META or "access_token" in request.GET
