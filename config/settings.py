@@ -258,6 +258,11 @@ OAUTH_REFRESH_MAX_AGE_DAYS = float(env("OAUTH_REFRESH_MAX_AGE_DAYS", "7"))
 # Import (page, API, import_records): the largest export file accepted, in bytes.
 IMPORT_MAX_BYTES = int(env("IMPORT_MAX_BYTES", str(10 * 1024 * 1024)))
 
+# Notifications: attempts per mail through the System Connection, and the first retry's delay
+# in seconds (doubled after each failed attempt).
+NOTIFICATION_ATTEMPTS = int(env("NOTIFICATION_ATTEMPTS", "5"))
+NOTIFICATION_RETRY_DELAY = int(env("NOTIFICATION_RETRY_DELAY", "60"))
+
 REST_FRAMEWORK = {
     # Bearer tokens of our own OAuth server; client-credentials tokens act as the app's owner.
     "DEFAULT_AUTHENTICATION_CLASSES": [

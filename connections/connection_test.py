@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from connections import notifications
 from connections.mail import imap, probe, smtp
 from connections.mail.report import Report, Stage
 from connections.models import EmailConnection
@@ -178,9 +179,11 @@ def run_test(
         summary = "All stages passed." if report.ok else f"{failed.name}: {failed.hint}"
         now = timezone.now()
         passed = {"last_passed_at": now} if report.ok else {}
+        was_ok = EmailConnection.objects.filter(pk=stored.pk).values_list("last_test_ok").get()[0]
         save_state(
             stored, last_test_at=now, last_test_ok=report.ok, last_test_summary=summary, **passed
         )
+        notifications.connection_tested(stored, was_ok, report)
     return report
 
 

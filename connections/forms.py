@@ -216,6 +216,7 @@ class EmailConnectionForm(RecordForm):
             "system_connection",
             "trash_folder",
             "health_check",
+            "notify_addresses",
         )
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
@@ -247,6 +248,7 @@ class EmailConnectionForm(RecordForm):
         "system_connection",
         "trash_folder",
         "health_check",
+        "notify_addresses",
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:

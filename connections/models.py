@@ -407,6 +407,12 @@ class EmailConnection(GroupedRecord):
     )
     system_connection = models.BooleanField("System Connection", default=False)
     trash_folder = models.CharField("Trash Folder", max_length=255, blank=True)
+    notify_addresses = models.TextField(
+        "Also Notify",
+        blank=True,
+        help_text="Comma-separated addresses told when this connection fails or recovers, "
+        "besides the Notification Settings' recipients.",
+    )
     health_check = models.CharField(
         "Health Check",
         max_length=10,
@@ -588,6 +594,7 @@ class EmailConnection(GroupedRecord):
             "email_address",
             "authentication",
             "health_check",
+            "notify_addresses",
         }
         if self.is_outgoing:
             fields |= {"smtp_server", "smtp_port", "system_connection"}
@@ -646,6 +653,10 @@ class EmailConnection(GroupedRecord):
             value = self.oauth_client_id if name == "oauth_client" else getattr(self, name)
             if not (value.strip() if isinstance(value, str) else value):
                 errors[name] = self.REQUIRED[name]
+        notify, bad = split_addresses(self.notify_addresses)
+        if bad:
+            errors["notify_addresses"] = f"Not a valid email address: {', '.join(bad)}"
+        self.notify_addresses = ", ".join(notify)
         if self.enable_ssl and self.enable_starttls:
             errors["enable_starttls"] = (
                 "Choose Enable SSL or Enable STARTTLS, not both: SSL is TLS from the first "
@@ -728,4 +739,5 @@ def split_addresses(value: str) -> tuple[list[str], list[str]]:
     return good, bad
 
 
+from connections.notification_models import Notification, NotificationSettings  # noqa: E402, F401
 from connections.task_models import EmailMonitorTask, EmailTask, TaskRun  # noqa: E402, F401

@@ -95,6 +95,7 @@ class EmailTaskForm(TaskForm):
             "body",
             "variables",
             *SCHEDULE_FIELDS,
+            "notify_addresses",
         )
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
@@ -152,6 +153,7 @@ class EmailMonitorTaskForm(TaskForm):
             "action",
             "move_folder",
             *SCHEDULE_FIELDS,
+            "notify_addresses",
         )
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 

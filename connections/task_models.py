@@ -79,6 +79,12 @@ class ScheduledTask(GroupedRecord):
     enabled = models.BooleanField(
         "Enabled", default=True, help_text="Off: the schedule does not run the task."
     )
+    notify_addresses = models.TextField(
+        "Also Notify",
+        blank=True,
+        help_text="Comma-separated addresses told when a run fails or the task recovers, "
+        "besides the Notification Settings' recipients.",
+    )
 
     # Runtime state (not versioned).
     next_run_at = models.DateTimeField("Next Run", null=True, editable=False)
@@ -141,6 +147,10 @@ class ScheduledTask(GroupedRecord):
     def clean(self) -> None:
         super().clean()
         errors = self.schedule_errors()
+        notify, bad = split_addresses(self.notify_addresses)
+        if bad:
+            errors["notify_addresses"] = f"Not a valid email address: {', '.join(bad)}"
+        self.notify_addresses = ", ".join(notify)
         if errors:
             raise ValidationError(errors)
 

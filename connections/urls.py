@@ -1,7 +1,13 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from connections import converters, task_urls, transfer_views, views  # noqa: F401 - <id:...>
+from connections import (  # noqa: F401 - converters registers <id:...>
+    converters,
+    notification_views,
+    task_urls,
+    transfer_views,
+    views,
+)
 
 app_name = "connections"
 
@@ -67,6 +73,12 @@ urlpatterns = [
     ),
     path("oauth/callback/", views.oauth_callback, name="oauth-callback"),
     path("import/", transfer_views.import_page, name="import"),
+    path("notifications/", notification_views.notification_log, name="notification-log"),
+    path(
+        "notifications/settings/",
+        notification_views.notification_settings,
+        name="notification-settings",
+    ),
     path(
         "connections/<id:pk>/templates/",
         views.ConnectionTemplatesView.as_view(kind=views.KINDS["emailconnection"]),

@@ -9,7 +9,14 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from connections.api import schema, seed_views, tasks, transfer, views  # noqa: F401 (schema)
+from connections.api import (  # noqa: F401 - schema: the token scheme
+    notifications,
+    schema,
+    seed_views,
+    tasks,
+    transfer,
+    views,
+)
 
 # Swagger UI's files ship in the drf-spectacular-sidecar package; serving them from here
 # keeps the docs page working without internet access and without collectstatic.
@@ -27,6 +34,9 @@ router.register(
     "api/v1/email-monitor-tasks", tasks.EmailMonitorTaskViewSet, basename="api-email-monitor-task"
 )
 router.register("api/v1/runs", tasks.TaskRunViewSet, basename="api-run")
+router.register(
+    "api/v1/notifications", notifications.NotificationViewSet, basename="api-notification"
+)
 
 SEED = "cam/api/v1/smtpconnections"
 COMPOSER = "cam/composer/api/v1/smtpconnections"

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from connections import crypto
+from connections import crypto, notifications
 from connections.models import EmailConnection
 from connections.oauth import http, providers
 from connections.records import save_state
@@ -61,6 +61,7 @@ def granted_scopes(token: dict[str, Any]) -> str:
 
 def store(connection: EmailConnection, token: dict[str, Any], account: str) -> None:
     """A fresh authorization: the tokens (encrypted), the account and what was granted."""
+    renewed = EmailConnection.objects.filter(pk=connection.pk, oauth_needs_reauth=True).exists()
     with transaction.atomic():
         save_state(
             connection,
@@ -75,6 +76,8 @@ def store(connection: EmailConnection, token: dict[str, Any], account: str) -> N
             oauth_last_error="",
             oauth_needs_reauth=False,
         )
+        if renewed:
+            notifications.authorized_again(connection)
 
 
 def forget(connection: EmailConnection) -> None:
@@ -194,7 +197,9 @@ def _refresh_claimed(connection: EmailConnection) -> bool:
             exc.error or "no answer",
             ": reauthorization needed" if needs_reauth else "",
         )
-        same.update(oauth_last_error=str(exc)[:2000], oauth_needs_reauth=needs_reauth)
+        marked = same.update(oauth_last_error=str(exc)[:2000], oauth_needs_reauth=needs_reauth)
+        if marked and needs_reauth:
+            notifications.authorization_failed(connection, str(exc)[:500])
         return False
     values: dict[str, Any] = {
         "oauth_access_token_enc": crypto.encrypt(token["access_token"]),
@@ -233,16 +238,17 @@ def refresh_due(now: datetime | None = None) -> int:
         | Q(oauth_refreshed_at__isnull=True, oauth_authorized_at__isnull=True)
     )
     # Expired with nothing to renew it by: say so now rather than at the next send.
-    EmailConnection.objects.filter(
+    dead = EmailConnection.objects.filter(
         authentication=EmailConnection.Auth.OAUTH2,
         oauth_authorized=True,
         oauth_needs_reauth=False,
         oauth_refresh_token_enc="",
         oauth_expires_at__lte=now,
-    ).update(
-        oauth_needs_reauth=True,
-        oauth_last_error="The access token expired and the provider gave no refresh token.",
     )
+    error = "The access token expired and the provider gave no refresh token."
+    for connection in dead:
+        if dead.filter(pk=connection.pk).update(oauth_needs_reauth=True, oauth_last_error=error):
+            notifications.authorization_failed(connection, error)
     refreshed = 0
     for pk in due.values_list("pk", flat=True):
         connection = EmailConnection(pk=pk)

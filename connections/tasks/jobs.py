@@ -4,6 +4,7 @@ Periodic jobs use `connections.worker.periodic`, which gives each a lock of its 
 """
 
 from huey.contrib.djhuey import db_task
+from huey.exceptions import RetryTask
 from oauth2_provider.models import clear_expired
 
 from connections.worker import crontab, periodic
@@ -35,9 +36,11 @@ def run_task(run_id: int) -> None:
 
 @periodic(crontab(minute="*"), name="run_scheduled_tasks")
 def run_scheduled_tasks() -> int:
-    """Every minute: a run for each scheduled task that is due (claimed once per due time)."""
+    """Every minute: a run for each scheduled task that is due (claimed once per due time);
+    runs abandoned by a worker that stopped end Failed."""
     from connections.tasks import runs
 
+    runs.fail_abandoned()
     return len(runs.enqueue_due())
 
 
@@ -47,3 +50,14 @@ def run_health_checks() -> int:
     from connections import health_checks
 
     return health_checks.run_due()
+
+
+@db_task(name="send_notification")
+def send_notification(notification_id: int) -> None:
+    """Send one notification through the System Connection; a failure is retried later,
+    after a delay that doubles each time (NOTIFICATION_ATTEMPTS, NOTIFICATION_RETRY_DELAY)."""
+    from connections import notifications
+
+    delay = notifications.deliver(notification_id)
+    if delay is not None:
+        raise RetryTask(delay=delay.total_seconds())

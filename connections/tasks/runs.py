@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
+from connections import notifications
 from connections.mail.report import Report, Stage
 from connections.task_models import (
     ENDED,
@@ -34,6 +35,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 TASK_MODELS: tuple[type[ScheduledTask], ...] = (EmailTask, EmailMonitorTask)
+# A run's stages are bounded (MAIL_TEST_TOTAL_TIMEOUT); one Running far longer was abandoned.
+ABANDONED_AFTER = timedelta(minutes=30)
+ABANDONED = (
+    "The worker stopped during the run (it was still running after 30 minutes): run it again."
+)
 
 
 class BadValues(ValueError):
@@ -103,7 +109,17 @@ def execute(run_id: int) -> TaskRun | None:
     run.status, run.message, run.ended_at = status, message, timezone.now()
     run.save(update_fields=["status", "message", "ended_at", "report", "message_id"])
     type(task).objects.filter(pk=task.pk).update(last_run_status=status)
+    before = previous_status(run)
+    notifications.task_ended(task, before, status, message)
     return run
+
+
+def previous_status(run: TaskRun) -> str:
+    """How the task's run before this one ended ("" for none)."""
+    runs = TaskRun.objects.filter(status__in=ENDED, ended_at__lt=run.ended_at).exclude(pk=run.pk)
+    runs = runs.filter(email_task=run.email_task_id, monitor_task=run.monitor_task_id)
+    last = runs.order_by("-ended_at", "-pk").values_list("status", flat=True).first()
+    return last or ""
 
 
 def _run_engine(run: TaskRun) -> Report:
@@ -150,6 +166,28 @@ def enqueue_due(now: datetime | None = None) -> list[TaskRun]:
                 if claim(task, now):
                     started.append(start(task, None, due_at=task.next_run_at))
     return started
+
+
+def fail_abandoned(now: datetime | None = None) -> int:
+    """Runs still Running long after any run could have ended (the worker stopped during
+    them) end Failed, saying so; returns how many."""
+    now = now or timezone.now()
+    abandoned = TaskRun.objects.filter(
+        status=RunStatus.RUNNING, started_at__lt=now - ABANDONED_AFTER
+    ).select_related("email_task", "monitor_task")
+    count = 0
+    for run in abandoned:
+        with transaction.atomic():
+            ended = TaskRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+                status=RunStatus.FAILED, ended_at=now, message=ABANDONED
+            )
+            if ended:
+                count += 1
+                task = run.task
+                type(task).objects.filter(pk=task.pk, last_run_status=RunStatus.RUNNING).update(
+                    last_run_status=RunStatus.FAILED
+                )
+    return count
 
 
 def claim(task: ScheduledTask, now: datetime) -> bool:
