@@ -13,7 +13,7 @@ from django.utils import timezone
 from connections import records
 from connections.models import EmailConnection, EmailMonitorTask, EmailTask, TaskRun
 from connections.task_models import RunStatus, Schedule
-from connections.tasks import runs
+from connections.tasks import jobs, runs
 from connections.worker import HUEY
 from tests.factories import make_connection, make_oauth_client, make_template, save, text
 from tests.oauth_provider import oauth_connection
@@ -615,3 +615,21 @@ def test_a_tasks_versions_compare_and_restore(client, operator):
     task.refresh_from_db()
     assert (task.version, task.variables, task.schedule) == (3, {"a": "1"}, "none")
     assert task.next_run_at is None  # the restored schedule is none
+
+
+def test_a_run_left_running_by_a_stopped_worker_ends_failed_saying_so(operator):
+    task = email_task(connection=make_connection(), to="a@example.com", body="x")
+    stuck, recent = runs.start(task, operator), runs.start(task, operator)
+    long_ago = timezone.now() - datetime.timedelta(hours=1)
+    TaskRun.objects.filter(pk=stuck.pk).update(status=RunStatus.RUNNING, started_at=long_ago)
+    TaskRun.objects.filter(pk=recent.pk).update(status=RunStatus.RUNNING, started_at=timezone.now())
+    EmailTask.objects.filter(pk=task.pk).update(last_run_status=RunStatus.RUNNING)
+
+    jobs.run_scheduled_tasks.call_local()
+
+    stuck.refresh_from_db()
+    recent.refresh_from_db()
+    task.refresh_from_db()
+    assert (stuck.status, recent.status) == (RunStatus.FAILED, RunStatus.RUNNING)
+    assert stuck.message.startswith("The worker stopped during the run")
+    assert task.last_run_status == RunStatus.FAILED

@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 TASK_MODELS: tuple[type[ScheduledTask], ...] = (EmailTask, EmailMonitorTask)
+# A run's stages are bounded (MAIL_TEST_TOTAL_TIMEOUT); one Running far longer was abandoned.
+ABANDONED_AFTER = timedelta(minutes=30)
+ABANDONED = (
+    "The worker stopped during the run (it was still running after 30 minutes): run it again."
+)
 
 
 class BadValues(ValueError):
@@ -161,6 +166,28 @@ def enqueue_due(now: datetime | None = None) -> list[TaskRun]:
                 if claim(task, now):
                     started.append(start(task, None, due_at=task.next_run_at))
     return started
+
+
+def fail_abandoned(now: datetime | None = None) -> int:
+    """Runs still Running long after any run could have ended (the worker stopped during
+    them) end Failed, saying so; returns how many."""
+    now = now or timezone.now()
+    abandoned = TaskRun.objects.filter(
+        status=RunStatus.RUNNING, started_at__lt=now - ABANDONED_AFTER
+    ).select_related("email_task", "monitor_task")
+    count = 0
+    for run in abandoned:
+        with transaction.atomic():
+            ended = TaskRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+                status=RunStatus.FAILED, ended_at=now, message=ABANDONED
+            )
+            if ended:
+                count += 1
+                task = run.task
+                type(task).objects.filter(pk=task.pk, last_run_status=RunStatus.RUNNING).update(
+                    last_run_status=RunStatus.FAILED
+                )
+    return count
 
 
 def claim(task: ScheduledTask, now: datetime) -> bool:
