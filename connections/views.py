@@ -8,6 +8,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.expressions import Expression
+from django.forms import NullBooleanSelect
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -285,6 +286,8 @@ class RecordListView(RecordMixin, ListView):
             if getattr(f, "empty_label", None) is not None:
                 f.empty_label = "All"
                 f.widget.choices = f.choices  # the widget holds its own copy of the choices
+            elif isinstance(f.widget, NullBooleanSelect):  # "Unknown" means no filter here
+                f.widget.choices = [("unknown", "All"), ("true", "Yes"), ("false", "No")]
         qs = self.filterset.qs
         query = self.request.GET.get("q", "").strip()
         if query:

@@ -299,3 +299,15 @@ def test_every_sortable_column_of_every_list_answers(admin_client_logged: object
                 for sort in (column.sort, f"-{column.sort}"):
                     response = admin_client_logged.get(url, {"sort": sort, "per_page": 10})
                     assert response.status_code == 200, (url, sort)
+
+
+def test_no_list_filter_reads_dashes_or_unknown(admin_client_logged: object) -> None:
+    from connections.views import KINDS
+
+    for kind in KINDS.values():
+        page = text(admin_client_logged.get(kind.url("list")))
+        filters = page.split('id="list-filters"')[1].split("</form>")[0]
+        assert "---------" not in filters, kind.name
+        assert ">Unknown<" not in filters, kind.name
+        for select in re.findall(r"<select.*?</select>", filters, re.S):
+            assert re.search(r'<option value="(unknown)?"[^>]*>All</option>', select), select
