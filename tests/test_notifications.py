@@ -15,6 +15,7 @@ from connections.tasks import runs
 from connections.worker import HUEY
 from tests.factories import make_connection, make_oauth_client, save, text
 from tests.mailservers import PASSWORD, USER, SmtpServer
+from tests.oauth_provider import MAILBOX_USER, authorize_in_console, oauth_connection
 
 # Real commits: a notification is queued when the change that caused it commits.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -265,3 +266,22 @@ def test_the_log_page_and_the_api_list_what_was_sent(
     assert listed.status_code == 200
     (entry,) = listed.json()["results"]
     assert entry["record_name"] == "System" and entry["status"] == "queued"
+
+
+def test_an_oauth_system_connection_sends_with_its_token(
+    provider: object,
+    oauth_client: object,
+    smtp_oauth: SmtpServer,
+    mailbox_user: object,
+    admin_user: object,
+) -> None:
+    system = oauth_connection(oauth_client, smtp_server=smtp_oauth.host, smtp_port=smtp_oauth.port)
+    authorize_in_console(provider, system)
+    EmailConnection.objects.filter(pk=system.pk).update(system_connection=True)
+    notification = notifications.notify("authorized_again", system, "Authorized again.")
+    assert notifications.deliver(notification.pk) is None
+    (received,) = smtp_oauth.messages
+    assert received.auth_user == MAILBOX_USER
+    assert admin_user.email in received.rcpt_tos  # the superusers, by default
+    notification.refresh_from_db()
+    assert notification.status == "sent"
