@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from connections import notifications
-from connections.mail import imap, probe, smtp
+from connections.mail import imap, labels, probe, smtp
 from connections.mail.report import Report, Stage
 from connections.models import EmailConnection
 from connections.oauth import tokens
@@ -39,12 +39,14 @@ class RateLimited(Exception):
         self.wait = wait
 
 
-def endpoint(connection: EmailConnection) -> dict[str, object]:
-    return {
-        "server": (connection.server or "").strip().lower(),
-        "port": connection.port,
-        "user": connection.user_name,
-    }
+ENDPOINT_LABELS = ("Type", "Server", "Port", "User Name")
+
+
+def moved(connection: EmailConnection, stored: EmailConnection) -> list[str]:
+    """What of the endpoint a stored secret is bound to (EmailConnection.endpoint) the
+    tested settings change, by label."""
+    pairs = zip(ENDPOINT_LABELS, connection.endpoint(), stored.endpoint(), strict=True)
+    return [label for label, mine, theirs in pairs if mine != theirs]
 
 
 def check_rate(user: object) -> None:
@@ -68,11 +70,9 @@ def params_for(
     access_token = ""
     use_stored = auth == EmailConnection.Auth.PASSWORD and not password
     if use_stored and stored is not None and stored.has_secret("password"):
-        mine, theirs = endpoint(connection), endpoint(stored)
-        changed = [k for k in mine if mine[k] != theirs[k]]
+        changed = moved(connection, stored)
         if changed:
-            labels = {"server": "Server", "port": "Port", "user": "User Name"}
-            raise PasswordRequired([labels[k] for k in changed])
+            raise PasswordRequired(changed)
         password = stored.get_secret("password")
     if auth == EmailConnection.Auth.OAUTH2:
         access_token = stored_token(connection, stored)
@@ -105,11 +105,7 @@ def stored_token(connection: EmailConnection, stored: EmailConnection | None) ->
         raise tokens.AuthorizationNeeded(
             "authorize first: save the connection with OAuth 2.0, then click Authorize."
         )
-    mine, theirs = endpoint(connection), endpoint(stored)
-    labels = {"server": "Server", "port": "Port", "user": "User Name"}
-    changed = [labels[k] for k in mine if mine[k] != theirs[k]]
-    if connection.connection_type != stored.connection_type:
-        changed.insert(0, "Type")
+    changed = moved(connection, stored)
     if connection.oauth_client_id != stored.oauth_client_id:
         changed.append("OAuth Client")
     if changed and stored.oauth_authorized:
@@ -176,7 +172,9 @@ def run_test(
     typed_other = password and stored is not None and password != stored.get_secret("password")
     if stored is not None and stored.pk and same_settings(connection, stored) and not typed_other:
         failed = report.failed_stage
-        summary = "All stages passed." if report.ok else f"{failed.name}: {failed.hint}"
+        summary = (
+            "All stages passed." if report.ok else f"{labels.stage(failed.name)}: {failed.hint}"
+        )
         now = timezone.now()
         passed = {"last_passed_at": now} if report.ok else {}
         was_ok = EmailConnection.objects.filter(pk=stored.pk).values_list("last_test_ok").get()[0]

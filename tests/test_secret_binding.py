@@ -235,3 +235,28 @@ def test_an_update_never_writes_back_tokens_rotated_since_the_record_was_read(
     editing.description = "edited meanwhile"
     records.save_record(editing, operator)
     assert stored(oauth_connection).get_secret("oauth_refresh_token") == "rotated-refresh-token"
+
+
+def test_a_test_that_only_changes_the_type_does_not_send_the_stored_password(
+    admin_client_logged: Any, smtp_plain: Any
+) -> None:
+    """Same host, port and user, but read as a mailbox: still another endpoint."""
+    connection = make_connection(smtp_port=smtp_plain.port)
+    data = form_of(
+        connection,
+        connection_type="incoming",
+        imap_server="127.0.0.1",
+        imap_port=str(smtp_plain.port),
+    )
+    url = reverse("connections:emailconnection-test", args=[connection.pk])
+    response = admin_client_logged.post(url, data)
+    assert "Type changed: type the password again" in response.content.decode()
+    assert "report" not in response.context
+
+
+def test_a_failed_test_is_summed_up_in_words(admin_client_logged: Any, closed_port: int) -> None:
+    connection = make_connection(smtp_port=closed_port)
+    url = reverse("connections:emailconnection-test", args=[connection.pk])
+    admin_client_logged.post(url, form_of(connection))
+    summary = stored(connection).last_test_summary
+    assert summary.startswith("TCP connect: Nothing is listening"), summary
