@@ -15,7 +15,12 @@ from connections.tasks import runs
 from connections.worker import HUEY
 from tests.factories import make_connection, make_oauth_client, save, text
 from tests.mailservers import PASSWORD, USER, SmtpServer
-from tests.oauth_provider import MAILBOX_USER, authorize_in_console, oauth_connection
+from tests.oauth_provider import (
+    CLIENT_SECRET,
+    MAILBOX_USER,
+    authorize_in_console,
+    oauth_connection,
+)
 
 # Real commits: a notification is queued when the change that caused it commits.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -285,3 +290,29 @@ def test_an_oauth_system_connection_sends_with_its_token(
     assert admin_user.email in received.rcpt_tos  # the superusers, by default
     notification.refresh_from_db()
     assert notification.status == "sent"
+
+
+def test_a_refresh_refused_by_the_provider_is_told_once_and_reauthorizing_once(
+    system: EmailConnection,
+    smtp_plain: SmtpServer,
+    inline_worker: None,
+    admin_user: object,
+    provider: object,
+    oauth_client: object,
+    short_lived_tokens: int,
+) -> None:
+    connection = oauth_connection(oauth_client)
+    authorize_in_console(provider, connection)
+    connection.refresh_from_db()
+    refresh_token = connection.get_secret("oauth_refresh_token")
+    provider.revoke(refresh_token, "refresh_token")
+    assert tokens.refresh(connection, force=True) is False
+    assert tokens.refresh(connection, force=True) is False
+    tokens.refresh_due()
+    (told,) = smtp_plain.messages
+    body = told.message.get_content()
+    assert "Failing stage: OAuth token refresh" in body and "invalid_grant" in body
+    assert refresh_token not in body and CLIENT_SECRET not in body
+    authorize_in_console(provider, connection)
+    assert subjects(smtp_plain)[1].endswith("Authorized again")
+    assert len(smtp_plain.messages) == 2
