@@ -206,8 +206,9 @@ def record_uses(record: Record) -> list[models.Model]:
 
 @transaction.atomic
 def delete_record(record: Record, user: object) -> None:
-    users = record_users(record)
+    actor = user if getattr(user, "is_authenticated", False) else None
+    users = record_users(record, actor)  # the refusal names only what the actor may see
     if users:
         raise RecordInUse(users)
-    record._history_user = user if getattr(user, "is_authenticated", False) else None
+    record._history_user = actor
     record.delete()

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from connections import records, versions
 from connections.models import BusinessService, EmailConnection
-from tests.factories import make_connection, make_service
+from tests.factories import make_connection, make_service, make_template
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +104,12 @@ def test_the_admin_keeps_the_other_teams_membership(
     shared.refresh_from_db()
     assert shared.description == "edited in the admin"
     assert services_of(shared) == {"Accounting", "Marketing"}
+
+
+def test_an_api_delete_refusal_names_only_what_the_caller_may_see(api: Any, teams: dict) -> None:
+    unassigned = make_connection(name="Unassigned", smtp_port=2900)
+    make_template(unassigned, name="Marketing newsletter", services=[teams["marketing"]])
+    response = api.delete(f"/api/v1/connections/{unassigned.pk}/")
+    assert response.status_code == 409
+    assert response.json()["errors"]["used_by"] == ["1 record you cannot see"]
+    assert "Marketing newsletter" not in response.content.decode()
