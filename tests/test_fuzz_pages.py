@@ -18,14 +18,14 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connections import records
+from connections import records, views
 from connections.forms import FORMS
-from connections.models import BusinessService
-from tests.factories import make_connection, make_oauth_client, make_service, make_template
+from connections.models import BusinessService, EmailMonitorTask, EmailTask, TaskRun
+from tests.factories import make_connection, make_oauth_client, make_service, make_template, save
 
 EXAMPLES = int(os.environ.get("PAGE_FUZZ_EXAMPLES", "4"))
 
-KINDS = ("emailconnection", "emailtemplate", "oauthclient", "businessservice")
+KINDS = tuple(views.KINDS)  # every record type the pages serve, new ones included
 RECORD_PAGES = [
     (kind, view)
     for kind in KINDS
@@ -39,19 +39,30 @@ RECORD_PAGES = [
         "copy",
         "delete",
         "restore",
+        "export",
+        *(tab.url_name.removeprefix(f"{kind}-") for tab in views.KINDS[kind].tabs),
     )
 ]
-CONNECTION_PAGES = [
+ACTION_PAGES = [
     ("emailconnection", "test-new"),
     ("emailconnection", "test"),
-    ("emailconnection", "templates"),
+    ("emailconnection", "authorize"),
+    ("emailconnection", "disconnect"),
+    ("emailtask", "run"),
+    ("emailmonitortask", "run"),
+    ("taskrun", "detail"),
+    ("taskrun", "status"),
+    ("site", "import"),
+    ("site", "notification-settings"),
+    ("site", "notification-log"),
+    ("site", "oauth-callback"),
 ]
 ADMIN_PAGES = [
     (kind, f"admin-{view}")
     for kind in KINDS
     for view in ("changelist", "add", "change", "history", "simple_history", "delete")
 ]
-PAGES = RECORD_PAGES + CONNECTION_PAGES + ADMIN_PAGES
+PAGES = RECORD_PAGES + ACTION_PAGES + ADMIN_PAGES
 
 # Names the pages read besides their own inputs, so that generated values reach the code.
 PARAMETERS = {
@@ -120,9 +131,20 @@ def site(operator: Any) -> dict[str, Any]:
     operator.is_staff = True
     operator.save()
     connection = make_connection(services=[team])
+    mailbox = make_connection(
+        name="Mailbox",
+        connection_type="incoming",
+        imap_server="127.0.0.1",
+        imap_port=2143,
+        services=[team],
+    )
+    template = make_template(connection, services=[team])
+    task = save(EmailTask(name="Nightly", template=template), services=[team])
     stored = {
         "emailconnection": connection,
-        "emailtemplate": make_template(connection, services=[team]),
+        "emailtemplate": template,
+        "emailtask": task,
+        "emailmonitortask": save(EmailMonitorTask(name="Watch", connection=mailbox)),
         "oauthclient": make_oauth_client(),
         "businessservice": BusinessService.objects.get(pk=team.pk),
     }
@@ -130,6 +152,11 @@ def site(operator: Any) -> dict[str, Any]:
         if record.version == 1:
             record.description = "second version"
             records.save_record(record, None)
+    stored["taskrun"] = TaskRun.objects.create(
+        email_task=task, task_version=task.version, trigger="user"
+    )
+    stored["site"] = None
+    assert set(KINDS) <= set(stored), "a new record type needs a record here"
     return stored
 
 
@@ -142,9 +169,12 @@ def page_url(kind: str, view: str, record: Any) -> str:
             "simple_history": [record.pk, record.history.latest().history_id],
         }.get(view, [record.pk])
         return reverse(f"admin:connections_{kind}_{view}", args=args)
+    if kind == "site":
+        return reverse(f"connections:{view}")
     args = {
         "list": [],
         "new": [],
+        "export": [],
         "test-new": [],
         "version": [record.pk, 1],
         "restore": [record.pk, 1],
