@@ -559,7 +559,9 @@ class EmailConnection(GroupedRecord):
         if self.health_check == HealthCheck.OFF:
             return None
         if self.health_check == HealthCheck.DEFAULT:
-            return timedelta(hours=1) if self.last_passed_at else None
+            # last_test_ok: a Test that passed before last_passed_at was recorded counts too
+            passed = self.last_passed_at or self.last_test_ok
+            return timedelta(hours=1) if passed else None
         return timedelta(minutes=int(self.health_check))
 
     @property
