@@ -218,7 +218,10 @@ class EmailConnectionForm(RecordForm):
             "health_check",
             "notify_addresses",
         )
-        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "notify_addresses": forms.Textarea(attrs={"rows": 2}),
+        }
 
     layout_fields = (
         "name",

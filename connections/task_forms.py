@@ -100,6 +100,7 @@ class EmailTaskForm(TaskForm):
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
             "body": forms.Textarea(attrs={"rows": 6}),
+            "notify_addresses": forms.Textarea(attrs={"rows": 2}),
         }
         help_texts = {
             "to": "Comma-separated addresses. Blank: the template's.",
@@ -155,7 +156,10 @@ class EmailMonitorTaskForm(TaskForm):
             *SCHEDULE_FIELDS,
             "notify_addresses",
         )
-        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "notify_addresses": forms.Textarea(attrs={"rows": 2}),
+        }
 
     layout_fields = criteria_layout(Meta.fields)
 

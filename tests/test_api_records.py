@@ -282,3 +282,21 @@ def test_your_own_services_can_be_assigned(api: Any, outgoing: Any, operator: An
     service.users.add(operator)
     response = api.patch(f"{CONNECTIONS}{outgoing.pk}/", {"business_services": [service.pk]})
     assert response.json()["business_services"] == [service.pk]
+
+
+def test_the_health_check_and_extra_recipients_are_set_through_the_api(
+    api: Any, outgoing: Any
+) -> None:
+    body = {"health_check": "15", "notify_addresses": "ops@example.com; oncall@example.com"}
+    response = api.patch(f"{CONNECTIONS}{outgoing.pk}/", body)
+    assert response.status_code == 200, response.content
+    assert response.json()["health_check"] == "15"
+    assert response.json()["notify_addresses"] == "ops@example.com, oncall@example.com"
+
+
+def test_extra_recipients_that_are_not_addresses_are_refused_naming_the_field(
+    api: Any, outgoing: Any
+) -> None:
+    response = api.patch(f"{CONNECTIONS}{outgoing.pk}/", {"notify_addresses": "not an address"})
+    assert response.status_code == 400
+    assert "notify_addresses" in response.json()["errors"]

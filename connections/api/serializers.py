@@ -28,6 +28,7 @@ from connections.api.fields import (
     StrictIntegerField,
     StrictURLField,
 )
+from connections.api.listing import RowsSerializer
 from connections.models import (
     TENANT_ID_FORMS,
     BusinessService,
@@ -202,6 +203,8 @@ class EmailConnectionSerializer(RecordSerializer):
             "oauth_client",
             "system_connection",
             "trash_folder",
+            "health_check",
+            "notify_addresses",
             "status",
             "oauth_authorized",
             "oauth_account",
@@ -217,6 +220,7 @@ class EmailConnectionSerializer(RecordSerializer):
             "last_test_summary",
         )
         read_only_fields = RecordSerializer.metadata[:2] + RecordSerializer.metadata[3:]
+        list_serializer_class = RowsSerializer
 
     def get_password_set(self, record: EmailConnection) -> bool:
         return record.has_secret("password")

@@ -107,6 +107,7 @@ class EmailTaskSerializer(RecordSerializer):
             "body",
             "variables",
             *SCHEDULE,
+            "notify_addresses",
             *STATE,
         )
         read_only_fields = READ_ONLY
@@ -135,6 +136,7 @@ class EmailMonitorTaskSerializer(RecordSerializer):
             "action",
             "move_folder",
             *SCHEDULE,
+            "notify_addresses",
             *STATE,
             "uidvalidity",
             "last_uid",
