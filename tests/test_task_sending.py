@@ -79,7 +79,12 @@ def test_the_report_has_the_smtp_stages_and_the_message(smtp_plain):
         "message", "dns", "connect", "greeting", "ehlo", "auth",
         "mail_from", "rcpt_to", "data", "send",
     ]  # fmt: skip
-    assert report.stage("rcpt_to").reply == "4 of 4 accepted"
+    assert report.stage("rcpt_to").detail["recipients"] == [
+        "ops@example.com",
+        "ann@example.com",
+        "boss@example.com",
+        "audit@example.com",
+    ]
     assert report.stage("send").detail["message_id"] == report.message_id
     assert report.subject == "Job nightly failed"
     assert report.to_dict()["recipients"][-1] == "audit@example.com"

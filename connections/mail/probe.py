@@ -6,11 +6,14 @@ import errno
 import queue
 import socket
 import threading
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from connections.mail import imap, smtp, xoauth2
 from connections.mail.report import Recorder, Report, Stop, secret_forms
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 
 @dataclass
@@ -27,6 +30,9 @@ class ProbeParams:
     email_address: str = ""  # SMTP: MAIL FROM; IMAP: the mailbox address (informational)
     trash_folder: str = ""  # IMAP: checked to exist when set
     recipient: str = ""  # SMTP: when set, a real test mail is sent; otherwise a dry run
+    # SMTP: a message sent instead of the test mail, to every one of recipients (the envelope)
+    message: EmailMessage | None = None
+    recipients: list[str] = field(default_factory=list)
     timeout: float = 10.0  # per stage, seconds
     total_timeout: float = 30.0  # the whole probe
     ca_file: str = ""  # extra CA bundle, trusted in addition to the system store

@@ -30,7 +30,7 @@ def plan(params: ProbeParams) -> list[str]:
     stages += ["greeting", "ehlo"]
     if params.starttls:
         stages += ["tls", "ehlo"]
-    ending = "send" if params.recipient else "abort"
+    ending = "send" if params.recipient or params.message else "abort"
     return [*stages, "auth", "mail_from", "rcpt_to", "data", ending]
 
 
@@ -103,7 +103,7 @@ def probe(rec: Recorder, params: ProbeParams, sock: socket.socket) -> None:
             ehlo(rec, client)
         authenticate(rec, client, params)
         envelope(rec, client, params)
-        if params.recipient:
+        if params.recipient or params.message:
             send(rec, client, params)
         else:
             abort(rec, client)
@@ -249,13 +249,24 @@ def envelope(rec: Recorder, client: Client, params: ProbeParams) -> None:
         stage.reply = _reply(code, text)
         if code != 250:
             raise Failed(stage.reply, _sender_hint(code, text, client, params))
-    recipient = params.recipient or sender
+    recipients = params.recipients if params.message else [params.recipient or sender]
     with rec.stage("rcpt_to") as stage:
-        stage.detail.update(recipient=recipient, dry_run=not params.recipient)
-        code, text = client.rcpt(recipient)
-        stage.reply = _reply(code, text)
-        if code not in (250, 251):
-            raise Failed(stage.reply, _recipient_hint(recipient, params))
+        if params.message:
+            stage.detail["recipients"] = recipients
+        else:
+            stage.detail.update(recipient=recipients[0], dry_run=not params.recipient)
+        # every recipient is tried, so that all the refused ones are named at once
+        refused: dict[str, str] = {}
+        for recipient in recipients:
+            code, text = client.rcpt(recipient)
+            stage.reply = _reply(code, text)
+            if code not in (250, 251):
+                refused[recipient] = stage.reply
+        if refused:
+            if params.message:
+                stage.detail["refused"] = refused
+            stage.reply = next(iter(refused.values()))
+            raise Failed(stage.reply, _recipient_hint(list(refused), params))
     with rec.stage("data") as stage:
         client.putcmd("data")
         code, text = client.getreply()
@@ -273,7 +284,10 @@ def _sender_hint(code: int, text: bytes, client: Client, params: ProbeParams) ->
     return f"The server refused the sender address {params.email_address}: check Email Address."
 
 
-def _recipient_hint(recipient: str, params: ProbeParams) -> str:
+def _recipient_hint(refused: list[str], params: ProbeParams) -> str:
+    recipient = ", ".join(refused)
+    if params.message:
+        return f"The server refused the recipient {recipient}: check the address; nothing was sent."
     if params.recipient:
         return f"The server refused the recipient {recipient}: check the address."
     return (
@@ -294,15 +308,18 @@ def abort(rec: Recorder, client: Client) -> None:
 
 def send(rec: Recorder, client: Client, params: ProbeParams) -> None:
     with rec.stage("send") as stage:
-        message = test_message(params)
-        stage.detail.update(
-            message_id=message["Message-ID"], recipient=params.recipient, subject=Own(SUBJECT)
-        )
+        message = params.message or test_message(params)
+        stage.detail["message_id"] = message["Message-ID"]
+        if params.message is None:
+            stage.detail.update(recipient=params.recipient, subject=Own(SUBJECT))
+        else:
+            stage.detail["subject"] = str(message["Subject"])
         client.send(_dot_stuffed(message.as_bytes(policy=SMTP_POLICY)) + b".\r\n")
         code, text = client.getreply()
         stage.reply = _reply(code, text)
         if code != 250:
-            raise Failed(stage.reply, "The server refused the test message: see its reply.")
+            what = "test message" if params.message is None else "message"
+            raise Failed(stage.reply, f"The server refused the {what}: see its reply.")
         rec.report.sent = True
 
 

@@ -6,21 +6,18 @@ hints); only the message and its recipients differ. BCC recipients are in the en
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING
 
-from django.conf import settings
-
-from connections.mail import probe, smtp, tls
-from connections.mail.report import Failed, Own, Recorder, Report, Stage, Stop
+from connections.mail import probe, smtp
+from connections.mail.report import Report, Stage
 from connections.tasks.render import LABELS, Draft, RenderError, render
 
 if TYPE_CHECKING:
-    import socket
-
     from connections.models import EmailConnection
 
 
@@ -83,144 +80,65 @@ def send(connection: EmailConnection, draft: Draft, values: Mapping[str, str]) -
     from connections import connection_test
     from connections.oauth import tokens
 
-    delivery = Delivery("smtp", (connection.server or "").strip(), int(connection.port or 0))
-    params = probe.ProbeParams(
-        "smtp",
-        delivery.host,
-        delivery.port,
-        connection.enable_ssl,
-        connection.enable_starttls,
-        auth=connection.authentication,
-        recipient="-",  # a plan that sends
-    )
-    rec = Recorder(
-        delivery,
-        plan=["message", "dns", "connect", *smtp.plan(params)],
-        timeout=settings.MAIL_TEST_TIMEOUT,
-        total_timeout=settings.MAIL_TEST_TOTAL_TIMEOUT,
-        secrets=[],
-    )
-    sock = None
-    try:
-        prepared = _message(rec, connection, draft, values)
+    first, prepared = _message(connection, draft, values)
+    if prepared is None:
+        report = _not_run(connection)
+    else:
         try:
             params = connection_test.params_for(connection, connection)
         except tokens.AuthorizationNeeded as exc:
-            _not_authorized(rec, str(exc))
-        rec.secrets = probe._secrets(params)
-        rec.explain = lambda name, exc: probe._connect_hint(name, exc, params)
-        addresses = probe.resolve(rec, params)
-        sock = probe.connect(rec, params, addresses)
-        _session(rec, params, sock, prepared)
-        delivery.message_id = str(prepared.message["Message-ID"])
-    except Stop:
-        rec.skip_rest()
-    finally:
-        live = rec.sock() or sock
-        if live is not None:
-            live.close()
-    return rec.finish()
+            report = connection_test.not_authorized(connection, prepared.recipients[0], str(exc))
+        else:
+            params.message, params.recipients = prepared.message, prepared.recipients
+            report = probe.run(params)
+    delivery = Delivery(**vars(report))
+    delivery.stages.insert(0, first)
+    delivery.ok = report.ok and first.status == "ok"
+    if prepared is not None:
+        delivery.subject = str(prepared.message["Subject"])
+        delivery.recipients = prepared.recipients
+        if delivery.sent:
+            delivery.message_id = str(prepared.message["Message-ID"])
+    return delivery
 
 
 def _message(
-    rec: Recorder, connection: EmailConnection, draft: Draft, values: Mapping[str, str]
-) -> Prepared:
-    with rec.stage("message") as stage:
+    connection: EmailConnection, draft: Draft, values: Mapping[str, str]
+) -> tuple[Stage, Prepared | None]:
+    """The first stage of the report: the message rendered and made, before any network."""
+    stage, started = Stage("message"), time.perf_counter()
+    try:
         if not connection.is_outgoing:
-            raise Failed(
-                Own("An Incoming connection cannot send."),
-                "An Email Task sends mail: choose an Outgoing connection.",
-            )
-        try:
-            prepared = prepare(connection, render(draft, values))
-        except ValueError as exc:  # RenderError, or a header the email package refuses
-            raise Failed(Own("The message cannot be made."), str(exc)) from exc
+            raise RenderError("An Email Task sends mail: choose an Outgoing connection.")
+        prepared = prepare(connection, render(draft, values))
+    except ValueError as exc:  # RenderError, or a header the email package refuses
+        stage.status, stage.reply, stage.hint = "failed", "The message cannot be made.", str(exc)
+        prepared = None
+    else:
         message = prepared.message
-        report = rec.report
-        assert isinstance(report, Delivery)
-        report.subject, report.recipients = str(message["Subject"]), prepared.recipients
+        stage.status, stage.reply = "ok", f"A message to {len(prepared.recipients)} recipients."
         stage.detail.update(
             sender=connection.email_address,
             recipients=prepared.recipients,
-            subject=report.subject,
+            subject=str(message["Subject"]),
             message_id=str(message["Message-ID"]),
         )
-        stage.reply = Own(f"A message to {len(prepared.recipients)} recipients.")
-        return prepared
+    stage.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    return stage, prepared
 
 
-def _not_authorized(rec: Recorder, reason: str) -> None:
-    # nothing goes over the network without a token: the stages before auth are not run
-    for name in rec.plan[len(rec.report.stages) : rec.plan.index("auth")]:
-        rec.skip(name, "Not run: the connection must be authorized first.")
-    rec.report.stages.append(Stage("auth", "failed", hint=reason))
-    raise Stop
-
-
-def _session(
-    rec: Recorder, params: probe.ProbeParams, sock: socket.socket, prepared: Prepared
-) -> None:
-    client = smtp.Client(sock, params.host, rec)
-    rec.arm(lambda: client.sock)
-    rec.explain = lambda name, exc: smtp._explain(name, exc, params)
-    try:
-        if params.ssl:
-            with rec.stage("tls") as stage:
-                context = tls.context(params.ca_file)
-                client.sock = context.wrap_socket(sock, server_hostname=params.host)
-                smtp._describe_tls(stage.detail, client)
-                stage.reply = f"{stage.detail['version']}, {stage.detail['subject']}"
-        smtp.greeting(rec, client)
-        smtp.ehlo(rec, client)
-        if params.starttls:
-            smtp.starttls(rec, client, params)
-            smtp.ehlo(rec, client)
-        smtp.authenticate(rec, client, params)
-        _envelope(rec, client, params, prepared.recipients)
-        _send(rec, client, prepared)
-    finally:
-        smtp._close(client, rec)
-
-
-def _envelope(
-    rec: Recorder, client: smtp.Client, params: probe.ProbeParams, recipients: list[str]
-) -> None:
-    with rec.stage("mail_from") as stage:
-        stage.detail["sender"] = params.email_address
-        code, text = client.mail(params.email_address)
-        stage.reply = smtp._reply(code, text)
-        if code != 250:
-            raise Failed(stage.reply, smtp._sender_hint(code, text, client, params))
-    with rec.stage("rcpt_to") as stage:
-        stage.detail["recipients"] = recipients
-        refused = {}
-        for recipient in recipients:
-            code, text = client.rcpt(recipient)
-            if code not in (250, 251):
-                refused[recipient] = smtp._reply(code, text)
-        stage.reply = Own(f"{len(recipients) - len(refused)} of {len(recipients)} accepted")
-        if refused:
-            stage.detail["refused"] = refused
-            names = ", ".join(refused)
-            raise Failed(
-                next(iter(refused.values())),
-                f"The server refused the recipient {names}: check the address; nothing was sent.",
-            )
-    with rec.stage("data") as stage:
-        client.putcmd("data")
-        code, text = client.getreply()
-        stage.reply = smtp._reply(code, text)
-        if code != 354:
-            raise Failed(stage.reply, "The server refused to take a message: see its reply.")
-
-
-def _send(rec: Recorder, client: smtp.Client, prepared: Prepared) -> None:
-    with rec.stage("send") as stage:
-        message = prepared.message
-        stage.detail.update(message_id=str(message["Message-ID"]), subject=str(message["Subject"]))
-        client.send(smtp._dot_stuffed(message.as_bytes(policy=smtp.SMTP_POLICY)) + b".\r\n")
-        code, text = client.getreply()
-        stage.reply = smtp._reply(code, text)
-        if code != 250:
-            raise Failed(stage.reply, "The server refused the message: see its reply.")
-        rec.report.sent = True
+def _not_run(connection: EmailConnection) -> Report:
+    params = probe.ProbeParams(
+        "smtp",
+        (connection.server or "").strip(),
+        int(connection.port or 0),
+        connection.enable_ssl,
+        connection.enable_starttls,
+        auth=connection.authentication,
+        recipient="-",  # the plan of a send
+    )
+    stages = [
+        Stage(name, hint="Not run: an earlier stage failed.")
+        for name in ["dns", "connect", *smtp.plan(params)]
+    ]
+    return Report("smtp", params.host, params.port, stages=stages)
