@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from simple_history.admin import SimpleHistoryAdmin
 
 from connections import records
+from connections.admin_history import ConstantHistoryPage
 from connections.converters import RecordId
 from connections.forms import (
     BusinessServiceForm,
@@ -45,7 +46,7 @@ class VisibleRelatedFilter(admin.RelatedFieldListFilter):
         return [(record.pk, str(record)) for record in related]
 
 
-class RecordAdmin(SimpleHistoryAdmin):
+class RecordAdmin(ConstantHistoryPage, SimpleHistoryAdmin):
     readonly_fields = METADATA
     search_fields = ("name", "description")
     list_per_page = 50
