@@ -242,6 +242,30 @@ def smtp_connections(user: Any) -> Any:
     return EmailConnection.objects.visible_to(user).outgoing()
 
 
+# The list comes a page at a time: `limit` connections (default and most below) from `offset`.
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+def page_bounds(query: Any) -> tuple[int, int]:
+    """?limit= and ?offset= as whole numbers; anything else is a 400 naming the parameter."""
+    bounds, errors = {}, {}
+    for name, default, least, most in (
+        ("limit", PAGE_SIZE, 1, MAX_PAGE_SIZE),
+        ("offset", 0, 0, 2**63 - 1),
+    ):
+        value = query.get(name)
+        if value is None:
+            bounds[name] = default
+        elif value.isascii() and value.isdigit() and least <= int(value) <= most:
+            bounds[name] = int(value)
+        else:
+            errors[name] = [f"A whole number from {least} to {most}."]
+    if errors:
+        raise serializers.ValidationError(errors)
+    return bounds["limit"], bounds["offset"]
+
+
 def get_smtp_connection(user: Any, ident: Any) -> EmailConnection:
     """By id or uuid; 404 for unknown ids, another team's, and Incoming connections."""
     visible = EmailConnection.objects.visible_to(user)

@@ -15,7 +15,11 @@ Business Service name) filters the list and, on create, the service the connecti
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -52,6 +56,18 @@ QUERY = [
         "Ignored by the other calls.",
     ),
     OpenApiParameter("cloudOE_spaceGuid", str, description="Accepted for compatibility; ignored."),
+]
+PAGING = [
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": seed.MAX_PAGE_SIZE},
+        description=f"Connections in the page (default {seed.PAGE_SIZE}).",
+    ),
+    OpenApiParameter(
+        "offset",
+        {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+        description="How many to skip (default 0).",
+    ),
 ]
 TAG = ["smtpconnections (seed-compatible)"]
 
@@ -165,16 +181,36 @@ class SmtpConnectionsView(SeedView):
     @extend_schema(
         tags=TAG,
         operation_id="smtpconnections_list",
-        summary="List SMTP (Outgoing) connections",
-        parameters=QUERY,
+        summary="List SMTP (Outgoing) connections, a page at a time",
+        description=f"`limit` connections (default {seed.PAGE_SIZE}, at most "
+        f"{seed.MAX_PAGE_SIZE}) from `offset`, by name. The `X-Total-Count` header gives how "
+        'many there are; while more follow, `Link: <...>; rel="next"` names the next page.',
+        parameters=[
+            *QUERY,
+            *PAGING,
+            OpenApiParameter("X-Total-Count", int, OpenApiParameter.HEADER, response=[200]),
+            OpenApiParameter("Link", str, OpenApiParameter.HEADER, response=[200]),
+        ],
         responses=SeedConnectionSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
+        limit, offset = seed.page_bounds(request.query_params)
         connections = seed.smtp_connections(request.user)
         service = seed.business_service(request.user, request.query_params.get("ace_orgGuid"))
         if service is not None:
             connections = connections.filter(business_services=service)
-        return Response(SeedConnectionSerializer(listed(connections), many=True).data)
+        total = connections.count()
+        page = listed(connections)[offset : offset + limit]
+        response = Response(SeedConnectionSerializer(page, many=True).data)
+        # The body stays the seed's plain list; the paging is in the headers.
+        response["X-Total-Count"] = str(total)
+        if offset + limit < total:
+            params = request.query_params.copy()
+            params["offset"] = str(offset + limit)
+            params["limit"] = str(limit)
+            next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+            response["Link"] = f'<{next_url}>; rel="next"'
+        return response
 
     @extend_schema(
         tags=TAG,
