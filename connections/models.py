@@ -71,9 +71,15 @@ class RecordQuerySet(models.QuerySet):
             return self.filter(pk__in=services.values("pk"))
         if not hasattr(self.model, "business_services"):
             return self
+        # Two semi-joins, not a JOIN + DISTINCT: the row set stays the table's, so the sort
+        # indexes serve the page, and each subquery is read once (measured faster than
+        # correlated EXISTS for the paginator's COUNT and deep pages, bench/run.py).
+        links = self.model.business_services.through.objects
+        owner = self.model._meta.model_name
         return self.filter(
-            Q(business_services__isnull=True) | Q(business_services__in=services)
-        ).distinct()
+            Q(pk__in=links.filter(businessservice__in=services.values("pk")).values(owner))
+            | ~Q(pk__in=links.values(owner))
+        )
 
 
 class Record(models.Model):
@@ -161,7 +167,9 @@ class Record(models.Model):
         return crypto.decrypt(getattr(self, f"{field}_enc"))
 
     def has_secret(self, field: str) -> bool:
-        return bool(getattr(self, f"{field}_enc"))
+        # Lists load `<field>_enc_stored` instead of the ciphertext (RecordListView).
+        stored = self.__dict__.get(f"{field}_enc_stored")
+        return bool(getattr(self, f"{field}_enc")) if stored is None else stored
 
     def typed_secret(self, field: str) -> bool:
         return field in getattr(self, "typed_secrets", ())
@@ -482,6 +490,31 @@ class EmailConnection(GroupedRecord):
                 fields=["system_connection"],
                 condition=Q(system_connection=True),
                 name="connections_single_system_connection",
+            ),
+        ]
+        # The list's sorts (each column, pk breaking ties) and its filters under the default
+        # sort by name: at 100k connections a page is an index range, not a sort of them all.
+        indexes = [
+            *(
+                models.Index(fields=[column, "id"], name=f"conn_{short}_sort")
+                for column, short in (
+                    ("name", "name"),
+                    ("connection_type", "type"),
+                    ("email_address", "email"),
+                    ("authentication", "auth"),
+                    ("system_connection", "system"),
+                    ("last_test_ok", "test_ok"),
+                    ("last_test_at", "test_at"),
+                    ("updated_at", "updated"),
+                )
+            ),
+            *(
+                models.Index(fields=[column, "name", "id"], name=f"conn_{short}_filter")
+                for column, short in (
+                    ("connection_type", "type"),
+                    ("authentication", "auth"),
+                    ("last_test_ok", "test_ok"),
+                )
             ),
         ]
 

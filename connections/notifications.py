@@ -29,7 +29,9 @@ NO_SYSTEM_CONNECTION = (
 
 
 def system_connection() -> EmailConnection | None:
-    return EmailConnection.objects.filter(system_connection=True).first()
+    # Unordered: there is at most one, and its partial unique index finds it (first() would
+    # sort by name and read the whole table on every list page).
+    return next(iter(EmailConnection.objects.filter(system_connection=True).order_by()[:1]), None)
 
 
 def connection_tested(connection: EmailConnection, was_ok: bool | None, report: Report) -> None:

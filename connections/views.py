@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.expressions import Expression
 from django.forms import NullBooleanSelect
@@ -28,6 +28,7 @@ from connections.models import (
     Record,
 )
 from connections.oauth import flow
+from connections.templatetags.records import cell
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class Kind:
     search: tuple[str, ...]
     related: tuple[str, ...] = ()
     tabs: tuple[Tab, ...] = field(default_factory=tuple)
+    # The columns the list reads (only() these; empty: every column but the ciphertexts).
+    listed: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -120,6 +123,21 @@ KINDS: dict[str, Kind] = {
             tabs=(
                 Tab("Email Templates", "emailconnection-templates"),
                 Tab("Tasks", "emailconnection-tasks"),
+            ),
+            listed=(
+                "name",
+                "connection_type",
+                "smtp_server",
+                "imap_server",
+                "smtp_port",
+                "imap_port",
+                "email_address",
+                "authentication",
+                "system_connection",
+                "last_test_ok",
+                "last_test_at",
+                "oauth_needs_reauth",
+                "updated_at",
             ),
         ),
         Kind(
@@ -276,6 +294,10 @@ class RecordListView(RecordMixin, ListView):
 
     def get_queryset(self) -> QuerySet:
         qs = super().get_queryset()
+        # Never the ciphertexts in a list: whether a secret is stored is all a row shows.
+        secrets = self.kind.model.secret_fields
+        qs = qs.annotate(**{f"{name}_stored": ~Q(**{name: ""}) for name in secrets})
+        qs = qs.only(*self.kind.listed) if self.kind.listed else qs.defer(*secrets)
         if self.kind.related:
             qs = qs.select_related(*self.kind.related)
         if hasattr(self.kind.model, "business_services"):
@@ -300,16 +322,25 @@ class RecordListView(RecordMixin, ListView):
         column = next((c for c in self.kind.columns if c.sort == name), None)
         value = column.order(self.kind.model) if column and column.order else F(name)
         # Empty values last either way, and pk breaks ties: the same order on every page.
+        # A column that cannot be empty is sorted plainly, so its (column, pk) index serves.
+        nulls = {"nulls_last": True} if self.nullable(name) else {}
         if key.startswith("-"):
-            return qs.order_by(value.desc(nulls_last=True), "-pk")
-        return qs.order_by(value.asc(nulls_last=True), "pk")
+            return qs.order_by(value.desc(**nulls), "-pk")
+        return qs.order_by(value.asc(**nulls), "pk")
+
+    def nullable(self, name: str) -> bool:
+        try:
+            found = self.kind.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return True
+        return found.null or found.is_relation
 
     def get_context_data(self, **kwargs: object) -> dict:
         params = self.request.GET.copy()
         params.pop("page", None)
         sort_params = params.copy()
         sort_params.pop("sort", None)
-        return super().get_context_data(
+        context = super().get_context_data(
             filterset=self.filterset,
             sort=self.sort_key(),
             query=self.request.GET.get("q", ""),
@@ -319,6 +350,14 @@ class RecordListView(RecordMixin, ListView):
             per_page=self.get_paginate_by(None),
             **kwargs,
         )
+        # The first column is the Name, a link; the record's URL is the list's plus its pk.
+        listed = self.kind.url("list")
+        columns = self.kind.columns[1:]
+        context["rows"] = [
+            (record, f"{listed}{record.pk}/", [cell(record, column) for column in columns])
+            for record in context["object_list"]
+        ]
+        return context
 
 
 class RecordCreateView(RecordFormMixin, RecordMixin, CreateView):

@@ -9,8 +9,8 @@ from connections.mail import labels
 register = template.Library()
 
 
-@register.simple_tag
 def cell(record: object, column: object) -> str:
+    """A list cell's HTML (the list view computes a page's cells in one go, not a tag each)."""
     if column.attr == "business_services":
         return ", ".join(s.name for s in record.business_services.all()) or "—"
     value = getattr(record, column.attr)
