@@ -1,0 +1,236 @@
+"""Lists at scale (issue 13): query budgets that do not grow with rows or versions, the list's
+plan reading an index, the seed list a page at a time. Timings are bench/run.py's job."""
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection as db
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from connections.models import BusinessService, EmailConnection
+from connections.views import KINDS, RecordListView
+from tests.factories import make_connection, make_service, text
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("connections:emailconnection-list")
+SEED = "/cam/api/v1/smtpconnections"
+
+
+def bulk_connections(count: int, start: int = 0, **values: Any) -> list[EmailConnection]:
+    """Rows through the bulk path, half with a stored password, half waiting for one."""
+    stored = make_connection(name=f"Template row {start}").password_enc
+    EmailConnection.objects.filter(name=f"Template row {start}").delete()
+    return EmailConnection.objects.bulk_create(
+        EmailConnection(
+            name=f"Bulk {i:05}",
+            smtp_server=f"smtp{i}.example.com",
+            email_address=f"robot{i}@example.com",
+            authentication="password",
+            user_name=f"robot{i}",
+            password_enc=stored if i % 2 else "",
+            **values,
+        )
+        for i in range(start, start + count)
+    )
+
+
+@pytest.fixture
+def scoped(client: Any, operator: Any) -> Any:
+    """The operator, member of one Business Service, logged in."""
+    service = make_service(name="Ops")
+    service.users.add(operator)
+    client.force_login(operator)
+    return client
+
+
+def list_queries(client: Any) -> int:
+    with CaptureQueriesContext(db) as queries:
+        response = client.get(LIST, {"per_page": "100"})
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_a_scoped_operators_list_makes_as_many_queries_for_100_rows_as_for_5(scoped: Any) -> None:
+    ops = BusinessService.objects.get(name="Ops")
+    rows = bulk_connections(5)
+    for row in rows[:3]:
+        row.business_services.add(ops)
+    few = list_queries(scoped)
+    rows = bulk_connections(95, start=5)
+    for row in rows[:40]:
+        row.business_services.add(ops)
+    assert list_queries(scoped) == few
+
+
+def test_the_list_shows_a_missing_password_without_reading_any_ciphertext(scoped: Any) -> None:
+    bulk_connections(4)
+    response = scoped.get(LIST)
+    listed = response.context["object_list"]
+    assert all("password_enc" in row.get_deferred_fields() for row in listed)
+    assert all("oauth_access_token_enc" in row.get_deferred_fields() for row in listed)
+    assert text(response).count("Password needed") == 2
+
+
+def test_a_scoped_operator_sees_unassigned_and_own_services_rows_once_each(scoped: Any) -> None:
+    ops, other = BusinessService.objects.get(name="Ops"), make_service(name="Other")
+    mine, theirs, both, nobodys = bulk_connections(4)
+    mine.business_services.add(ops)
+    theirs.business_services.add(other)
+    both.business_services.add(ops, other)
+    response = scoped.get(LIST)
+    assert [r.name for r in response.context["object_list"]] == [
+        mine.name,
+        both.name,
+        nobodys.name,
+    ]
+    assert response.context["paginator"].count == 3
+
+
+def default_list_plan(user: Any) -> str:
+    request = RequestFactory().get(LIST)
+    request.user = user
+    view = RecordListView(kind=KINDS["emailconnection"])
+    view.setup(request)
+    return view.get_queryset()[:25].explain()
+
+
+def test_the_default_sort_reads_the_name_index_for_superusers_and_scoped_operators(
+    admin_user: Any, operator: Any
+) -> None:
+    make_service(name="Ops").users.add(operator)
+    bulk_connections(3000)
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute("ANALYZE connections_emailconnection")
+    for user in (admin_user, operator):
+        plan = default_list_plan(user)
+        assert "conn_name_sort" in plan, plan
+        assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
+def test_the_api_list_makes_as_many_queries_for_50_rows_as_for_5(api: Any) -> None:
+    def queries() -> int:
+        with CaptureQueriesContext(db) as captured:
+            response = api.get("/api/v1/connections/")
+        assert response.status_code == 200
+        return len(captured)
+
+    make_service(name="Ops")
+    bulk_connections(5)
+    few = queries()
+    bulk_connections(45, start=5)
+    assert queries() == few
+
+
+def test_the_api_list_rows_equal_the_single_record_answers(api: Any, operator: Any) -> None:
+    service = make_service(name="Ops")
+    service.users.add(operator)
+    rows = bulk_connections(3)
+    rows[0].business_services.add(service)
+    listed = api.get("/api/v1/connections/").json()["results"]
+    assert listed == [api.get(f"/api/v1/connections/{row.pk}/").json() for row in rows]
+    assert "password" not in listed[0] and listed[0]["password_set"] is False
+
+
+def add_versions(record: EmailConnection, count: int, services: list[BusinessService]) -> None:
+    """`count` more versions through the bulk path, the Business Services alternating."""
+    history = type(record).history.model
+    latest = record.history.latest()
+    snapshot = latest.business_services.model
+    rows = []
+    for i in range(count):
+        row = history.objects.get(pk=latest.pk)
+        row.history_id = None
+        row.history_date = latest.history_date + timedelta(seconds=i + 1)
+        row.version = latest.version + i + 1
+        row.description = f"change {i}"
+        rows.append(row)
+    created = history.objects.bulk_create(rows)
+    snapshot.objects.bulk_create(
+        snapshot(
+            id=i + 1, history=row, emailconnection_id=record.pk, businessservice=services[i % 2]
+        )
+        for i, row in enumerate(created)
+    )
+
+
+def history_page_queries(client: Any, record: EmailConnection) -> tuple[int, str]:
+    url = f"/admin/connections/emailconnection/{record.pk}/history/"
+    client.get(url)  # content types cached
+    with CaptureQueriesContext(db) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries), text(response)
+
+
+def test_the_admin_history_page_makes_as_many_queries_for_1000_versions_as_for_10(
+    admin_client_logged: Any, admin_user: Any
+) -> None:
+    services = [make_service(name="Ops"), make_service(name="Billing")]
+    few, many = make_connection(name="Few"), make_connection(name="Many")
+    add_versions(few, 9, services)
+    add_versions(many, 999, services)
+    few_queries, _ = history_page_queries(admin_client_logged, few)
+    many_queries, page = history_page_queries(admin_client_logged, many)
+    assert many_queries == few_queries
+    # The Business Services that changed between versions are still told, by name.
+    assert "Member of Business Services" in page
+    assert "Billing" in page and "Ops" in page
+
+
+def seed_names(response: Any) -> list[str]:
+    return [c["name"] for c in response.json()]
+
+
+def test_the_seed_list_comes_in_pages_of_100_by_default(api: Any) -> None:
+    bulk_connections(130)
+    first = api.get(SEED)
+    assert first.status_code == 200
+    assert len(first.json()) == 100
+    assert first["X-Total-Count"] == "130"
+    assert first["Link"] == f'<http://testserver{SEED}?offset=100&limit=100>; rel="next"'
+
+
+def test_the_whole_seed_list_is_reached_page_by_page(api: Any) -> None:
+    bulk_connections(25)
+    incoming = make_connection(name="Reader", connection_type="incoming", imap_server="imap.x")
+    seen, url = [], f"{SEED}?limit=10&ace_orgGuid=all"
+    while url:
+        response = api.get(url.removeprefix("http://testserver"))
+        seen += seed_names(response)
+        link = response.get("Link", "")
+        url = link[1 : link.index(">")] if link else ""
+    assert seen == sorted(f"Bulk {i:05}" for i in range(25))
+    assert incoming.name not in seen
+
+
+def test_limit_and_offset_choose_the_page(api: Any) -> None:
+    bulk_connections(12)
+    response = api.get(f"{SEED}?limit=5&offset=10")
+    assert seed_names(response) == ["Bulk 00010", "Bulk 00011"]
+    assert "Link" not in response
+    assert response["X-Total-Count"] == "12"
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("limit=-1", "limit"),
+        ("offset=-5", "offset"),
+        ("offset=1.5", "offset"),
+        ("offset=99999999999999999999999", "offset"),
+        ("limit=%00", "limit"),
+    ],
+)
+def test_a_bad_limit_or_offset_is_a_400_naming_it(api: Any, query: str, name: str) -> None:
+    response = api.get(f"{SEED}?{query}")
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body["errors"]) == [name]
