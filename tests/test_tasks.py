@@ -633,3 +633,56 @@ def test_a_run_left_running_by_a_stopped_worker_ends_failed_saying_so(operator):
     assert (stuck.status, recent.status) == (RunStatus.FAILED, RunStatus.RUNNING)
     assert stuck.message.startswith("The worker stopped during the run")
     assert task.last_run_status == RunStatus.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_of_one_monitor_at_once_act_on_a_mail_once(imap_server, box, monkeypatch):
+    """Two workers running the same monitor task together: the second waits for the first
+    and then finds nothing new, so no mail is moved twice."""
+    import threading
+    import time
+
+    from django.db import connection as db
+
+    from connections.mail import mailbox
+
+    real_fetch = mailbox.fetch
+
+    def slow_fetch(*args, **kwargs):
+        # both runs would have read the mail before either acts on it
+        mails = real_fetch(*args, **kwargs)
+        time.sleep(1)
+        return mails
+
+    monkeypatch.setattr(mailbox, "fetch", slow_fetch)
+
+    inbox, done = box.folder("inbox"), box.folder("done")
+    box.append(inbox, mail("Invoice 9"))
+    task = monitor_task(
+        connection=incoming(imap_server, box),
+        folder=inbox,
+        action="move_mark_read",
+        move_folder=done,
+    )
+    pending = [
+        TaskRun.objects.create(monitor_task=task, task_version=1, trigger="user") for _ in range(2)
+    ]
+    start = threading.Barrier(2)
+
+    def execute(run: TaskRun) -> None:
+        try:
+            start.wait()
+            runs.execute(run.pk)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=execute, args=(run,)) for run in pending]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    ended = [TaskRun.objects.get(pk=run.pk) for run in pending]
+    assert [run.status for run in ended] == [RunStatus.SUCCEEDED] * 2, [r.message for r in ended]
+    assert sum(run.report["matched"] for run in ended) == 1
+    assert box.flags(done) == {"Invoice 9": {"\\Seen"}}
+    assert box.flags(inbox) == {}

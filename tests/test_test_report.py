@@ -132,3 +132,20 @@ def test_a_detail_the_reply_already_says_is_not_repeated() -> None:
     shown = labels.details("connect", {"peer": "127.0.0.1:25"}, "connected to 127.0.0.1:25")
 
     assert shown == []
+
+
+def test_every_detail_key_the_engines_write_has_a_label() -> None:
+    """Task runs show their details in words too, never a generated label like 'Uidvalidity'."""
+    import re
+    from pathlib import Path
+
+    from connections.mail import labels
+
+    written = set()
+    for path in Path("connections").rglob("*.py"):
+        source = path.read_text()
+        written |= set(re.findall(r"detail\[\"([a-z_]+)\"\]\s*=", source))
+        for call in re.findall(r"detail\.update\(([^)]*)\)", source):
+            written |= set(re.findall(r"\b([a-z_]+)=", call))
+    hidden = {key for _, key in labels.HIDDEN}
+    assert written - hidden - set(labels.DETAILS) == set()

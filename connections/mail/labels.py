@@ -60,6 +60,17 @@ DETAILS = {
     "folders": "Folders",
     "folder": "Folder",
     "flags": "Flags",
+    # an Email Task's and an Email Monitor Task's own details
+    "recipients": "Recipients",
+    "refused": "Refused recipients",
+    "criteria": "Criteria",
+    "action": "Action",
+    "move_folder": "Move to Folder",
+    "uidvalidity": "UIDVALIDITY",
+    "after_uid": "Mails after UID",
+    "restarted": "Folder renumbered (UIDVALIDITY changed)",
+    "found": "Unseen mails examined",
+    "waiting": "Unseen mails left for the next run (at least)",
 }
 
 # where one key means something else in one stage

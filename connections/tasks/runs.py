@@ -9,7 +9,9 @@ that fails, a bug) escapes the job: the run ends Failed, saying why.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -39,6 +41,13 @@ TASK_MODELS: tuple[type[ScheduledTask], ...] = (EmailTask, EmailMonitorTask)
 ABANDONED_AFTER = timedelta(minutes=30)
 ABANDONED = (
     "The worker stopped during the run (it was still running after 30 minutes): run it again."
+)
+# A monitor run waits this long for the task's previous run (each is bounded by the probe's
+# MAIL_TEST_TOTAL_TIMEOUT); then it gives up without touching the mailbox.
+LOCK_WAIT = 120.0
+ANOTHER_RUN = (
+    "Another run of this task was still running after 2 minutes: this run did nothing, so "
+    "that no mail is acted on twice. Run it again."
 )
 
 
@@ -101,6 +110,8 @@ def execute(run_id: int) -> TaskRun | None:
         message = _summary(report)
         run.report = report.to_dict()
         run.message_id = getattr(report, "message_id", "") or ""
+    except AnotherRunRunning as exc:
+        status, message = RunStatus.FAILED, str(exc)
     except Exception:
         # the worker carries on; the operator sees that the run failed, not a traceback
         logger.exception("Run %s of %s failed unexpectedly", run.pk, task)
@@ -131,13 +142,43 @@ def _run_engine(run: TaskRun) -> Report:
         connection = task.sending_connection()
         values = render.variables(task.variables_dict(), run.values)
         return sending.send(connection, task.draft(), values)
-    task = EmailMonitorTask.objects.select_related("connection").get(pk=run.monitor_task_id)
-    report = monitor.run(task.connection, task.watch(), task.state())
-    # the mails handled so far, even by a run that failed part way
-    EmailMonitorTask.objects.filter(pk=task.pk).update(
-        uidvalidity=report.uidvalidity, last_uid=report.last_uid
-    )
+    with monitor_lock(run.monitor_task_id):
+        # read inside the lock: the state a run before this one may just have stored
+        task = EmailMonitorTask.objects.select_related("connection").get(pk=run.monitor_task_id)
+        report = monitor.run(task.connection, task.watch(), task.state())
+        # the mails handled so far, even by a run that failed part way
+        EmailMonitorTask.objects.filter(pk=task.pk).update(
+            uidvalidity=report.uidvalidity, last_uid=report.last_uid
+        )
     return report
+
+
+class AnotherRunRunning(Exception):
+    pass
+
+
+@contextmanager
+def monitor_lock(task_id: int, wait: float | None = None) -> Iterator[None]:
+    """One run of a monitor task at a time, on any worker: two at once would both see the
+    same unseen mails and act on them twice. A run waits for the one before it."""
+    from huey.exceptions import TaskLockedException
+
+    from connections.worker import HUEY
+
+    lock = HUEY.lock_task(f"monitor-task-{task_id}")
+    deadline = time.monotonic() + (LOCK_WAIT if wait is None else wait)
+    while True:
+        try:
+            lock.__enter__()
+            break
+        except TaskLockedException:
+            if time.monotonic() > deadline:
+                raise AnotherRunRunning(ANOTHER_RUN) from None
+            time.sleep(0.2)
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
 
 
 def _summary(report: Report) -> str:
