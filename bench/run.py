@@ -296,6 +296,7 @@ class Server:
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(30)
+        shutil.rmtree(self.env["APP_VAR_DIR"], ignore_errors=True)  # the database, 100k rows
 
 
 def interleaved(variants: list[tuple[str, Server, str, str]], rounds: int) -> dict[str, float]:
