@@ -170,3 +170,21 @@ def test_too_many_tests_are_a_429(api: Any, outgoing: Any, settings: Any, closed
     response = api.post(f"/api/v1/connections/{outgoing.pk}/test/", {})
     assert response.status_code == 429
     assert "Retry-After" in response
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/export/?name=a%00b", "/api/v1/runs/?status=%00", "/api/v1/connections/?x=%00"]
+)
+def test_a_nul_in_any_api_query_parameter_is_a_json_400_naming_it(api: Any, path: str) -> None:
+    response = api.get(path)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["errors"] and all(
+        v == ["Null characters are not allowed."] for v in body["errors"].values()
+    )
+
+
+def test_a_time_with_an_offset_postgresql_refuses_is_compared_in_utc(api: Any) -> None:
+    response = api.get("/api/v1/runs/?queued_after=0066-10-27T20:10:57-16:17")
+    assert response.status_code == 200
+    assert api.get("/api/v1/runs/?queued_after=0001-01-01T00:00:00%2B23:00").status_code == 400

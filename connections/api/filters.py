@@ -5,6 +5,7 @@ API a filter on an id that matches nothing is an empty page, as for any other va
 A filter given empty (`?status=`) is refused rather than silently ignored.
 """
 
+import datetime
 import re
 from typing import Any
 
@@ -26,6 +27,24 @@ class DigitsField(forms.IntegerField):
         if value not in self.empty_values and not re.fullmatch(r"-?[0-9]+", str(value)):
             raise ValidationError(self.error_messages["invalid"], code="invalid")
         return super().to_python(value)
+
+
+class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 time, compared in UTC: PostgreSQL refuses offsets beyond +-15:59, which
+    Python accepts, and a time whose UTC form leaves the calendar names no moment."""
+
+    def to_python(self, value: object) -> datetime.datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError:
+            raise ValidationError("Enter a date and time within years 1 to 9999.") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 class IdFilter(django_filters.NumberFilter):

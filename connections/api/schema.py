@@ -192,6 +192,10 @@ def add_errors(result: dict[str, Any], generator: Any, request: Any, public: boo
     }
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                # connections.middleware refuses a NUL in any query parameter (400)
+                if parameter.get("in") == "query":
+                    strict_string(parameter.get("schema", {}))
             responses = operation.setdefault("responses", {})
             for code in error_statuses(method, path, operation):
                 responses.setdefault(

@@ -151,6 +151,24 @@ def services_field() -> ReferenceField:
     )
 
 
+# What the schema promises for a list of addresses: plain ASCII addresses, ", "-separated,
+# a subset of what the models accept (they split on , or ; and validate each address).
+ADDRESS = (
+    r"[A-Za-z0-9]{1,20}([._+-][A-Za-z0-9]{1,20}){0,3}@([A-Za-z0-9]{1,20}\.){1,3}[A-Za-z]{2,10}"
+)
+
+
+@extend_schema_field(
+    {"type": "string", "maxLength": 1000, "pattern": rf"^({ADDRESS}(, {ADDRESS}){{0,9}})?$"}
+)
+class AddressListField(StrictCharField):
+    """Comma-separated email addresses; the model checks each one (400 naming the field)."""
+
+
+def address_list(help_text: str) -> AddressListField:
+    return AddressListField(required=False, allow_blank=True, max_length=1000, help_text=help_text)
+
+
 class EmailConnectionSerializer(RecordSerializer):
     """An Email Connection: Outgoing (SMTP) or Incoming (IMAP)."""
 
@@ -169,6 +187,10 @@ class EmailConnectionSerializer(RecordSerializer):
         help_text="OAuth 2.0 only: id of the OAuth Client used to authorize.",
     )
     business_services = services_field()
+    notify_addresses = address_list(
+        "Also Notify: addresses told when this connection fails or recovers, besides the "
+        "Notification Settings' recipients."
+    )
     status = serializers.ChoiceField(
         choices=EmailConnection.Status.choices,
         read_only=True,

@@ -15,9 +15,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from connections.api.fields import ReferenceField, StrictCharField
-from connections.api.filters import FilterBackend, IdFilter, service_filter
+from connections.api.filters import FilterBackend, IdFilter, UtcDateTimeFilter, service_filter
 from connections.api.permissions import READ, access_for
-from connections.api.serializers import RecordSerializer, services_field, visible
+from connections.api.serializers import RecordSerializer, address_list, services_field, visible
 from connections.api.views import Pagination, RecordViewSet, kind_search
 from connections.filters import EmailMonitorTaskFilter, EmailTaskFilter
 from connections.models import (
@@ -89,6 +89,7 @@ class EmailTaskSerializer(RecordSerializer):
     )
     variables = pairs_field("Values of the ${name} placeholders (name -> value).")
     business_services = services_field()
+    notify_addresses = address_list("Also Notify: addresses told when a run fails or recovers.")
 
     class Meta:
         model = EmailTask
@@ -122,6 +123,7 @@ class EmailMonitorTaskSerializer(RecordSerializer):
         help_text="Id of the Incoming Email Connection watched.",
     )
     business_services = services_field()
+    notify_addresses = address_list("Also Notify: addresses told when a run fails or recovers.")
 
     class Meta:
         model = EmailMonitorTask
@@ -250,8 +252,8 @@ class RunFilter(django_filters.FilterSet):
     trigger = django_filters.ChoiceFilter(choices=Trigger.choices)
     email_task = IdFilter(field_name="email_task", label="Email Task id")
     email_monitor_task = IdFilter(field_name="monitor_task", label="Email Monitor Task id")
-    queued_after = django_filters.IsoDateTimeFilter(field_name="queued_at", lookup_expr="gte")
-    queued_before = django_filters.IsoDateTimeFilter(field_name="queued_at", lookup_expr="lt")
+    queued_after = UtcDateTimeFilter(field_name="queued_at", lookup_expr="gte")
+    queued_before = UtcDateTimeFilter(field_name="queued_at", lookup_expr="lt")
 
     class Meta:
         model = TaskRun
