@@ -21,6 +21,17 @@ from connections.forms import (
 from connections.models import BusinessService, EmailConnection, EmailTemplate, OAuthClient, Record
 
 METADATA = ("version", "uuid", "created_by", "created_at", "updated_by", "updated_at")
+# An OAuth connection's authorization state, shown read-only (never the tokens).
+AUTHORIZATION = (
+    "oauth_authorized",
+    "oauth_account",
+    "oauth_scopes",
+    "oauth_expires_at",
+    "oauth_authorized_at",
+    "oauth_refreshed_at",
+    "oauth_needs_reauth",
+    "oauth_last_error",
+)
 
 
 def stale_message(current: Record, opened: object) -> str:
@@ -208,16 +219,14 @@ class EmailConnectionAdmin(RecordAdmin):
     list_select_related = ("oauth_client",)
     fields = (
         *EmailConnectionForm.Meta.fields,
-        "oauth_authorized",
-        "oauth_account",
+        *AUTHORIZATION,
         "last_test_at",
         "last_test_ok",
         *METADATA,
     )
     readonly_fields = (
         *METADATA,
-        "oauth_authorized",
-        "oauth_account",
+        *AUTHORIZATION,
         "last_test_at",
         "last_test_ok",
     )
