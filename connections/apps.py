@@ -6,6 +6,7 @@ class ConnectionsConfig(AppConfig):
     verbose_name = "Email Connections"
 
     def ready(self) -> None:
-        from connections import redaction
+        from connections import redaction, service_sort
 
         redaction.install()
+        service_sort.install()

@@ -11,6 +11,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from connections.models import (
+    DERIVED_SORT_COLUMNS,
     BusinessService,
     EmailConnection,
     EmailTask,
@@ -48,7 +49,7 @@ class SaveResult:
 def tracked_fields(model: type[Record]) -> list[str]:
     """The columns a version is made of (secrets by their value-less marker, not the value)."""
     skip = {"id", "version", "created_by", "created_at", "updated_by", "updated_at", "uuid"}
-    skip |= set(model.secret_fields) | set(model.state_fields)
+    skip |= set(model.secret_fields) | set(model.state_fields) | set(DERIVED_SORT_COLUMNS)
     return [f.attname for f in model._meta.concrete_fields if f.name not in skip]
 
 

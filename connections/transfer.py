@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from connections import records
 from connections.models import (
+    DERIVED_SORT_COLUMNS,
     BusinessService,
     EmailConnection,
     EmailMonitorTask,
@@ -89,7 +90,7 @@ def secret_names(model: type[Record]) -> set[str]:
 
 def exported_fields(model: type[Record]) -> list[models.Field]:
     """The settings of a record: its versioned fields but secrets, state and metadata."""
-    skip = METADATA | secret_names(model) | set(model.state_fields)
+    skip = METADATA | secret_names(model) | set(model.state_fields) | set(DERIVED_SORT_COLUMNS)
     return [f for f in model._meta.concrete_fields if f.name not in skip]
 
 

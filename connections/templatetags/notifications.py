@@ -8,4 +8,4 @@ register = template.Library()
 @register.simple_tag
 def system_connection_missing() -> bool:
     """True when nothing can send notifications (the list pages' warning banner)."""
-    return notifications.system_connection() is None
+    return not notifications.EmailConnection.objects.filter(system_connection=True).exists()

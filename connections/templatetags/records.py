@@ -1,41 +1,87 @@
 from datetime import datetime
 
 from django import template
+from django.forms import NullBooleanSelect
 from django.utils import formats, timezone
-from django.utils.html import format_html
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from connections.mail import labels
 
 register = template.Library()
 
 
+BADGES = {
+    "OK": "success",
+    "Failing": "danger",
+    "Reauthorization needed": "warning",
+    "Password needed": "warning",
+}
+# The console's one date-time format (config/formats) as strftime: Django's formatter is
+# called once per date cell otherwise, the most costly part of a list page.
+FAST_FORMATS = {"Y-m-d H:i T": "%Y-%m-%d %H:%M"}
+
+
+def datetime_text(value: datetime) -> str:
+    local = timezone.localtime(value)
+    wanted = formats.get_format("SHORT_DATETIME_FORMAT")
+    fast = FAST_FORMATS.get(wanted)
+    if fast is None:
+        return formats.date_format(local, "SHORT_DATETIME_FORMAT")
+    return f"{local.strftime(fast)} {local.tzname()}"
+
+
 def cell(record: object, column: object) -> str:
-    """A list cell's HTML (the list view computes a page's cells in one go, not a tag each)."""
+    """A list cell's HTML, escaped (the list view renders a page's rows in one go)."""
     if column.attr == "business_services":
-        return ", ".join(s.name for s in record.business_services.all()) or "—"
+        return escape(", ".join(s.name for s in record.business_services.all())) or "—"
     value = getattr(record, column.attr)
     if callable(value):
         value = value()
     if column.attr == "get_status_display":
-        badge = {
-            "OK": "success",
-            "Failing": "danger",
-            "Reauthorization needed": "warning",
-            "Password needed": "warning",
-        }.get(value, "secondary")
-        return format_html('<span class="badge text-bg-{}">{}</span>', badge, value)
+        badge = BADGES.get(value, "secondary")
+        return f'<span class="badge text-bg-{badge}">{escape(value)}</span>'
     if isinstance(value, bool):
         return "Yes" if value else ""
     if isinstance(value, datetime):
-        text = formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
-        return format_html('<span class="text-nowrap">{}</span>', text)
-    return "" if value is None else str(value)
+        return f'<span class="text-nowrap">{escape(datetime_text(value))}</span>'
+    return "" if value is None else escape(str(value))
+
+
+def row_html(record: object, url: str, columns: tuple, back: str) -> str:
+    """One list row: the selection box, the Name linking to the record, then the cells."""
+    name = escape(record.name)
+    cells = "".join(f"<td>{cell(record, column)}</td>" for column in columns)
+    return (
+        f'<tr><td><input class="form-check-input select-row" type="checkbox" name="id" '
+        f'value="{record.pk}" form="export-form" aria-label="Select {name}"></td>'
+        f'<td><a href="{url}?back={back}">{name}</a></td>{cells}</tr>'
+    )
 
 
 @register.simple_tag
-def page_numbers(page: object) -> list:
-    """Page numbers around the current one, with Paginator.ELLIPSIS for the gaps."""
-    return list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
+def pager(page: object) -> dict:
+    """What the pager shows: the count ("1,000+" when counted only up to a bound, paging.py),
+    page numbers around the current one with ellipses, and whether a Last link is needed."""
+    paginator = page.paginator
+    exact = getattr(paginator, "exact", True)
+    ellipsis = paginator.ELLIPSIS
+    info = {"exact": exact, "ellipsis": ellipsis, "last_link": False, "last_unnumbered": False}
+    info["count"] = f"{paginator.count:,}" if exact else f"{paginator.count:,}+"
+    info["pages"] = f"{paginator.num_pages:,}" if exact else f"{paginator.num_pages:,}+"
+    if getattr(page, "is_last_unnumbered", False):
+        info.update(numbers=[1, ellipsis], last_unnumbered=True)
+    elif exact:
+        info["numbers"] = list(
+            paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
+        )
+    else:
+        # The pages after the bound are not counted: numbers around this page, then Last.
+        numbers = list(range(max(1, page.number - 2), page.number + 3))
+        if numbers[0] > 1:
+            numbers[:0] = [1, ellipsis] if numbers[0] > 2 else [1]
+        info.update(numbers=[*numbers, ellipsis], last_link=True)
+    return info
 
 
 @register.simple_tag
@@ -71,3 +117,22 @@ def stage_label(name: str) -> str:
 def stage_details(stage: object) -> list[tuple[str, str]]:
     """A Test report stage's details as (label, readable value), empty ones left out."""
     return labels.details(stage.name, stage.detail, stage.reply)
+
+
+@register.simple_tag
+def select_html(bound: object) -> str:
+    """A list filter's <select>, written directly: Django's widget templates cost more than the
+    rest of the filters together. The same markup as the widget (name, id, attrs, options)."""
+    widget = bound.field.widget
+    value = bound.value()
+    chosen = {str(v) for v in value} if isinstance(value, list | tuple) else {str(value)}
+    if isinstance(widget, NullBooleanSelect):  # its values are "unknown", "true", "false"
+        chosen = {widget.format_value(value)}
+    attrs = {"name": bound.html_name, **widget.attrs, "id": bound.auto_id}
+    opening = " ".join(f'{k}="{escape(v)}"' for k, v in attrs.items() if v not in (None, False))
+    options = "".join(
+        f'<option value="{escape(v)}"{" selected" if str(v) in chosen else ""}>'
+        f"{escape(label)}</option>"
+        for v, label in ((getattr(v, "value", v), label) for v, label in widget.choices)
+    )
+    return mark_safe(f"<select {opening}>{options}</select>")  # noqa: S308 - escaped above
