@@ -23,6 +23,32 @@ def fill_services_sort(apps, schema_editor):
         model.objects.update(services_sort=Subquery(first[:1]))
 
 
+# A descending sort keeps empty values last (NULLS LAST). SQLite reads its (column, id) index
+# either way; PostgreSQL needs an index in that order for each nullable sort column.
+DESCENDING = (
+    ("last_test_at", "test_at"),
+    ("last_test_ok", "test_ok"),
+    ("services_sort", "services"),
+)
+
+
+def descending_indexes(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for column, short in DESCENDING:
+        schema_editor.execute(
+            f"CREATE INDEX IF NOT EXISTS conn_{short}_desc ON connections_emailconnection "
+            f"({column} DESC NULLS LAST, id DESC)"
+        )
+
+
+def drop_descending_indexes(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for _, short in DESCENDING:
+        schema_editor.execute(f"DROP INDEX IF EXISTS conn_{short}_desc")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("connections", "0009_list_indexes"),
@@ -92,4 +118,5 @@ class Migration(migrations.Migration):
             index=models.Index(fields=["services_sort", "id"], name="conn_services_sort"),
         ),
         migrations.RunPython(fill_services_sort, migrations.RunPython.noop),
+        migrations.RunPython(descending_indexes, drop_descending_indexes),
     ]
