@@ -15,7 +15,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
-EXACT_UP_TO = 1000
+EXACT_UP_TO = 500
 PAGES_AHEAD = 10
 
 

@@ -314,6 +314,7 @@ def test_the_queue_is_the_postgresql_database_of_database_url(tmp_path: Path) ->
         "host": "127.0.0.1",
         "port": str(port),
         "sslmode": "require",
+        "options": "-c jit=off",  # the app's own connection options (config/settings.py)
     }
     assert huey["immediate"] is False
 

@@ -1,0 +1,47 @@
+"""Django's ModelBackend, reading a user's permissions in one query.
+
+Every page asks a few permissions (the page's own, Add/Change/Delete for its buttons, the
+menu's Notifications). Django's backend answers the first by reading the user's own and
+their groups' permissions in two ORM queries with joins; here one SQL query reads both. The
+answers are the same (tests/test_auth_backend.py compares them), cached on the user object for
+the request as Django's are.
+"""
+
+from django.contrib.auth import backends, get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+
+
+def permissions_sql() -> str:
+    q = connection.ops.quote_name
+    own = get_user_model()._meta.get_field("user_permissions")
+    own_table = own.remote_field.through._meta
+    groups = get_user_model()._meta.get_field("groups")
+    member_table = groups.remote_field.through._meta
+    granted = Group._meta.get_field("permissions").remote_field.through._meta
+    return (
+        f"SELECT ct.{q('app_label')}, p.{q('codename')} "  # noqa: S608 - names from _meta only
+        f"FROM {q(Permission._meta.db_table)} p "
+        f"JOIN {q(ContentType._meta.db_table)} ct ON ct.{q('id')} = p.{q('content_type_id')} "
+        f"WHERE p.{q('id')} IN ("
+        f"SELECT u.{q(own.m2m_reverse_name())} FROM {q(own_table.db_table)} u "
+        f"WHERE u.{q(own.m2m_column_name())} = %s "
+        f"UNION SELECT gp.{q('permission_id')} FROM {q(granted.db_table)} gp "
+        f"JOIN {q(member_table.db_table)} ug "
+        f"ON ug.{q(groups.m2m_reverse_name())} = gp.{q('group_id')} "
+        f"WHERE ug.{q(groups.m2m_column_name())} = %s)"
+    )
+
+
+class ModelBackend(backends.ModelBackend):
+    def get_all_permissions(self, user_obj: object, obj: object = None) -> set[str]:
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if user_obj.is_superuser:
+            return super().get_all_permissions(user_obj, obj)
+        if not hasattr(user_obj, "_perm_cache"):
+            with connection.cursor() as cursor:
+                cursor.execute(permissions_sql(), [user_obj.pk, user_obj.pk])
+                user_obj._perm_cache = {f"{app}.{codename}" for app, codename in cursor}
+        return user_obj._perm_cache
