@@ -1,6 +1,10 @@
 from collections.abc import Callable
 from datetime import datetime
 
+# The standard library's escape gives the same text as Django's (& < > " ') without its lazy-
+# string wrapper: the list escapes every cell with it.
+from html import escape as escape_text
+
 from django import template
 from django.core.exceptions import FieldDoesNotExist
 from django.forms import NullBooleanSelect
@@ -54,7 +58,8 @@ class Rows:
         field = attr[4:-8] if attr.startswith("get_") and attr.endswith("_display") else ""
         if field:
             try:
-                choices = {k: escape(v) for k, v in model._meta.get_field(field).flatchoices}
+                flat = model._meta.get_field(field).flatchoices
+                choices = {k: escape_text(str(v)) for k, v in flat}
             except FieldDoesNotExist:
                 choices = None
             if choices is not None:
@@ -66,13 +71,12 @@ class Rows:
             names = [s.name for s in record.business_services.all()]
         else:
             names = self.services.get(record.pk, ())
-        return escape(", ".join(names)) or "—"
+        return escape_text(", ".join(names)) or "—"
 
     @staticmethod
     def badge(value: str) -> str:
-        return (
-            f'<span class="badge text-bg-{BADGES.get(value, "secondary")}">{escape(value)}</span>'
-        )
+        color = BADGES.get(value, "secondary")
+        return f'<span class="badge text-bg-{color}">{escape_text(str(value))}</span>'
 
     def text(self, value: object) -> str:
         if callable(value):
@@ -87,12 +91,12 @@ class Rows:
             else:
                 local = value.astimezone(self.zone)
                 shown = f"{local.strftime(self.fast)} {local.tzname()}"
-            return f'<span class="text-nowrap">{escape(shown)}</span>'
-        return escape(str(value))
+            return f'<span class="text-nowrap">{escape_text(shown)}</span>'
+        return escape_text(str(value))
 
     def html(self, record: object, url: str, back: str) -> str:
         """One row: the selection box, the Name linking to the record, then the cells."""
-        name = escape(record.name)
+        name = escape_text(record.name)
         cells = "".join(f"<td>{read(record)}</td>" for read in self.readers)
         return (
             f'<tr><td><input class="form-check-input select-row" type="checkbox" name="id" '
@@ -101,7 +105,6 @@ class Rows:
         )
 
 
-@register.simple_tag
 def pager(page: object) -> dict:
     """What the pager shows: the count ("1,000+" when counted only up to a bound, paging.py),
     page numbers around the current one with ellipses, and whether a Last link is needed."""
@@ -114,9 +117,8 @@ def pager(page: object) -> dict:
     if getattr(page, "is_last_unnumbered", False):
         info.update(numbers=[1, ellipsis], last_unnumbered=True)
     elif exact:
-        info["numbers"] = list(
-            paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
-        )
+        numbers = paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
+        info["numbers"] = list(numbers)
     else:
         # The pages after the bound are not counted: numbers around this page, then Last.
         numbers = list(range(max(1, page.number - 2), page.number + 3))
@@ -124,6 +126,70 @@ def pager(page: object) -> dict:
             numbers[:0] = [1, ellipsis] if numbers[0] > 2 else [1]
         info.update(numbers=[*numbers, ellipsis], last_link=True)
     return info
+
+
+ACTIVE = '<li class="page-item active" aria-current="page"><span class="page-link">{}</span></li>'
+
+
+@register.simple_tag
+def pager_html(page: object, querystring: str, part: str) -> str:
+    """The count and the page links under a list (written here: as template tags they cost
+    more than the list's rows)."""
+    p = pager(page)
+    base = f"?{escape_text(querystring)}{'&amp;' if querystring else ''}"
+    if p["last_unnumbered"]:
+        text = f"the last {len(page)} of {p['count']}"
+    else:
+        text = f"{p['count']} in all"
+        if page.has_other_pages():
+            text += f" · page {page.number} of {p['pages']}"
+    if not p["exact"]:
+        text += (
+            f' · <a href="{base}count=all" id="count-all" '
+            'title="Counting every row takes longer on a large list">count all</a>'
+        )
+    if part == "count":
+        return mark_safe(f'<span class="text-muted" id="list-count">{text}</span>')  # noqa: S308
+    parts = []
+    if page.has_other_pages():
+        links = []
+
+        def item(href: str, label: str, aria: str = "") -> str:
+            label_attr = f' aria-label="{aria}"' if aria else ""
+            link = f'<a class="page-link" href="{href}"{label_attr}>{label}</a>'
+            return f'<li class="page-item">{link}</li>'
+
+        if page.has_previous():
+            links.append(
+                item(
+                    f"{base}page={page.previous_page_number()}",
+                    "&lsaquo; Previous",
+                    "Previous page",
+                )
+            )
+        for n in p["numbers"]:
+            if n == page.number:
+                links.append(ACTIVE.format(n))
+            elif n == p["ellipsis"]:
+                links.append(
+                    f'<li class="page-item disabled"><span class="page-link">{n}</span></li>'
+                )
+            else:
+                links.append(item(f"{base}page={n}", str(n)))
+        if page.has_next():
+            links.append(
+                item(f"{base}page={page.next_page_number()}", "Next &rsaquo;", "Next page")
+            )
+        if p["last_link"]:
+            links.append(item(f"{base}page=last", "Last &raquo;", "Last page"))
+        elif p["last_unnumbered"]:
+            links.append(ACTIVE.format("Last"))
+        parts.append(
+            '<nav aria-label="Pages"><ul class="pagination pagination-sm flex-wrap mb-0">'
+            + "".join(links)
+            + "</ul></nav>"
+        )
+    return mark_safe("".join(parts))  # noqa: S308 - numbers, fixed text, escaped query
 
 
 @register.simple_tag
