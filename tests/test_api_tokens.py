@@ -219,3 +219,26 @@ def test_o_token_tokens_work_but_are_not_stored_usable(
     raw = response.json()["access_token"]
     assert Api(client, raw).get(CONNECTIONS).status_code == 200
     assert AccessToken.objects.get(token_checksum=checksum(raw)).token == ""
+
+
+def test_the_one_query_permission_check_answers_as_has_perm(django_user_model: Any) -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    from connections.api.permissions import has_perm
+
+    view = Permission.objects.get(codename="view_emailconnection")
+    change = Permission.objects.get(codename="change_emailconnection")
+    direct = django_user_model.objects.create_user("direct")
+    direct.user_permissions.add(view)
+    grouped = django_user_model.objects.create_user("grouped")
+    group = Group.objects.create(name="Operators")
+    group.permissions.add(change)
+    grouped.groups.add(group)
+    inactive = django_user_model.objects.create_user("inactive", is_active=False)
+    inactive.user_permissions.add(view)
+    nobody = django_user_model.objects.create_user("nobody")
+    admin = django_user_model.objects.create_superuser("root")
+    wanted = ["connections.view_emailconnection", "connections.change_emailconnection", "x.y"]
+    for user in (direct, grouped, inactive, nobody, admin):
+        fresh = django_user_model.objects.get(pk=user.pk)
+        assert [has_perm(fresh, p) for p in wanted] == [fresh.has_perm(p) for p in wanted]
