@@ -159,12 +159,15 @@ class Plan:
             self.need(path)
         self.many: dict[str, models.ManyToManyField] = {}
         self.computed = False  # whether a reader needs the row as an instance
-        # (name, reader, or a function of the serializer making the page's reader)
         self.entries = [
             (name, *self.plan(field))
             for name, field in serializer.fields.items()
             if not field.write_only
         ]
+        self.names = [name for name, *_ in self.entries]
+        # The values output as they are, in one call per row (the others' places hold the pk).
+        keys = [key or self.pk for _, key, _, _ in self.entries]
+        self.as_stored = itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
 
     def need(self, column: str) -> None:
         if column not in self.columns:
@@ -176,7 +179,9 @@ class Plan:
         except FieldDoesNotExist:
             return None
 
-    def plan(self, field: serializers.Field) -> tuple[Reader | None, Callable | None]:
+    def plan(self, field: serializers.Field) -> tuple[str | None, Reader | None, Callable | None]:
+        """(the row's key when the value is output as it is, else a reader, or a function of
+        the serializer making the page's reader)."""
         source = field.source_attrs
         first = self.model_field(source[0]) if len(source) >= 1 else None
         if isinstance(field, relations.ManyRelatedField):
@@ -188,12 +193,12 @@ class Plan:
                 and isinstance(first, models.ManyToManyField)
             ):
                 self.many[first.name] = first
-                return itemgetter_reader(first.name), None
+                return first.name, None, None
             raise NotPlanned(field.field_name)
         if isinstance(field, relations.PrimaryKeyRelatedField):
             if len(source) == 1 and first is not None and first.many_to_one and not field.pk_field:
                 self.need(first.attname)
-                return value_reader(first.attname, None), None
+                return first.attname, None, None
             raise NotPlanned(field.field_name)
         if isinstance(field, relations.RelatedField):
             raise NotPlanned(field.field_name)
@@ -211,8 +216,9 @@ class Plan:
         if key is not None:
             self.need(key)
             if isinstance(field, fields.DateTimeField):
-                return None, lambda serializer: value_reader(key, datetime_formatter(field))
-            return value_reader(key, formatter(field)), None
+                return None, None, lambda serializer: value_reader(key, datetime_formatter(field))
+            format = formatter(field)
+            return (key, None, None) if format is None else (None, value_reader(key, format), None)
         if isinstance(field, fields.SerializerMethodField):
             self.computed = True
             name = field.method_name
@@ -221,7 +227,7 @@ class Plan:
                 method = getattr(serializer, name)
                 return lambda row, record: method(record)
 
-            return None, bind
+            return None, None, bind
         if len(source) == 1 and first is None:
             # A property or method of the model, computed off the row.
             self.computed = True
@@ -230,7 +236,7 @@ class Plan:
                 value = field.get_attribute(record)
                 return None if value is None else field.to_representation(value)
 
-            return computed, None
+            return None, computed, None
         raise NotPlanned(field.field_name)
 
     def read(self, queryset: QuerySet, serializer: serializers.Serializer) -> list[dict[str, Any]]:
@@ -251,12 +257,19 @@ class Plan:
                     members[owner].append(pk)
                 for row in rows:
                     row[name] = members[row[self.pk]]
-        readers = [(name, reader or make(serializer)) for name, reader, make in self.entries]
-        records = [self.record(row) for row in rows] if self.computed else [None] * len(rows)
-        return [
-            {name: read(row, record) for name, read in readers}
-            for row, record in zip(rows, records, strict=True)
+        readers = [
+            (place, reader or make(serializer))
+            for place, (_, key, reader, make) in enumerate(self.entries)
+            if key is None
         ]
+        records = [self.record(row) for row in rows] if self.computed else [None] * len(rows)
+        page = []
+        for row, record in zip(rows, records, strict=True):
+            values = list(self.as_stored(row))
+            for place, read in readers:
+                values[place] = read(row, record)
+            page.append(dict(zip(self.names, values, strict=True)))
+        return page
 
     def record(self, row: dict[str, Any]) -> models.Model:
         """The row as a model instance, without __init__ (for methods and properties)."""
@@ -276,11 +289,6 @@ class Plan:
             related._state.adding = False
             state.fields_cache[name] = related
         return record
-
-
-def itemgetter_reader(key: str) -> Reader:
-    get = itemgetter(key)
-    return lambda row, record: get(row)
 
 
 class RowsSerializer(serializers.ListSerializer):
