@@ -74,7 +74,7 @@ def reader(field: serializers.Field) -> Callable[[Any], Any]:
 def formatter(field: serializers.Field) -> Callable[[Any], Any] | None:
     """The field's representation of a stored (not None) value, as `to_representation`;
     None when it is the value itself."""
-    if isinstance(field, PLAIN):
+    if isinstance(field, PLAIN) and not isinstance(field, fields.MultipleChoiceField):
         return None
     if isinstance(field, fields.DateTimeField):
         return datetime_formatter(field)
