@@ -225,18 +225,32 @@ def test_the_business_services_sort_key_follows_every_membership_change(admin_us
     assert "services_sort" not in record.history.model._meta.get_fields().__repr__()
 
 
-def test_the_api_list_makes_as_many_queries_for_50_rows_as_for_5(api: Any) -> None:
-    def queries() -> int:
-        with CaptureQueriesContext(db) as captured:
-            response = api.get("/api/v1/connections/")
-        assert response.status_code == 200
-        return len(captured)
+def api_list_queries(api: Any, path: str = "/api/v1/connections/") -> int:
+    with CaptureQueriesContext(db) as captured:
+        response = api.get(path)
+    assert response.status_code == 200
+    return len(captured)
 
-    make_service(name="Ops")
-    bulk_connections(5)
-    few = queries()
-    bulk_connections(45, start=5)
-    assert queries() == few
+
+def test_the_api_list_makes_as_many_queries_for_300_rows_as_for_60(api: Any, operator: Any) -> None:
+    ops = make_service(name="Ops")
+    ops.users.add(operator)
+    other = make_service(name="Other")
+    for row in bulk_connections(60)[::2]:
+        row.business_services.add(ops, other)
+    few = api_list_queries(api)
+    for row in bulk_connections(240, start=60)[::3]:
+        row.business_services.add(other)
+    assert api_list_queries(api) == few
+    assert api_list_queries(api, "/api/v1/connections/?page=3") == few
+
+
+def test_a_list_shorter_than_a_page_is_not_counted(api: Any) -> None:
+    bulk_connections(51)
+    full = api_list_queries(api)
+    assert api_list_queries(api, "/api/v1/connections/?page=2") == full - 1
+    body = api.get("/api/v1/connections/?page=2").json()
+    assert (body["count"], body["count_is_exact"], body["next"]) == (51, True, None)
 
 
 def test_the_api_list_rows_equal_the_single_record_answers(api: Any, operator: Any) -> None:

@@ -76,6 +76,12 @@ class OAuthClientFilter(filters.OAuthClientFilter):
 class FilterBackend(DjangoFilterBackend):
     def filter_queryset(self, request: Request, queryset: QuerySet, view: Any) -> QuerySet:
         filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and not any(
+            param.startswith(name)  # a range filter's parameters are name_min, name_after, ...
+            for param in request.query_params
+            for name in filterset_class.base_filters
+        ):
+            return queryset  # no filter asked for: building the filter form changes nothing
         if filterset_class is not None:
             empty = [
                 name

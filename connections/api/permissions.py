@@ -33,6 +33,7 @@ class ScopeAndModelPermission(TokenHasScope):
         self.message = f'This token lacks the "{access.scope}" scope.'
         if not super().has_permission(request, view):
             return False
+        # One query for the user's permissions (connections.auth.ModelBackend).
         if not request.user.has_perm(access.permission):
             self.message = f'You lack the permission "{access.permission}".'
             return False

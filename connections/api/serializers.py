@@ -242,7 +242,9 @@ class EmailConnectionSerializer(RecordSerializer):
             "last_test_summary",
         )
         read_only_fields = RecordSerializer.metadata[:2] + RecordSerializer.metadata[3:]
+        # Lists read their rows as values; missing_scopes() also reads the client's scopes.
         list_serializer_class = RowsSerializer
+        row_related = ("oauth_client__scopes",)
 
     def get_password_set(self, record: EmailConnection) -> bool:
         return record.has_secret("password")

@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters as drf_filters
-from rest_framework import mixins, pagination, permissions, viewsets
+from rest_framework import mixins, permissions, viewsets
 from rest_framework.decorators import (
     action,
     api_view,
@@ -29,6 +29,8 @@ from rest_framework.serializers import BaseSerializer
 
 from connections import records, versions
 from connections.api import filters, schema, writes
+from connections.api.listing import RowsSerializer
+from connections.api.pagination import Pagination, page_number
 from connections.api.permissions import (
     READ,
     TEST,
@@ -56,35 +58,6 @@ from connections.oauth import flow
 from connections.views import KINDS
 
 AUTHORIZE = "write", "authorize"
-
-
-class Pagination(pagination.PageNumberPagination):
-    page_size = 50
-
-    def get_page_number(self, request: Request, paginator: Any) -> str:
-        return str(page_number(request))
-
-    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        return [PAGE]
-
-
-PAGE = {
-    "name": "page",
-    "required": False,
-    "in": "query",
-    "description": "Page number; a page past the last is a 404.",
-    "schema": {"type": "integer", "minimum": 1},
-}
-
-
-def page_number(request: Request) -> int:
-    """?page= as digits (1 when absent); anything else is a 400 naming `page`."""
-    value = request.query_params.get("page")
-    if value is None:
-        return 1
-    if not (value.isascii() and value.isdigit() and int(value) >= 1):
-        raise ValidationError({"page": ["A page number (1, 2, ...)."]})
-    return int(value)
 
 
 class SearchFilter(drf_filters.SearchFilter):
@@ -138,12 +111,17 @@ class RecordViewSet(
         if getattr(self, "swagger_fake_view", False):
             # Schema generation: no token to authenticate (its fake request's host is refused).
             return self.model.objects.none()
-        queryset = self.model.objects.visible_to(self.request.user).select_related(
-            "created_by", "updated_by", *self.related
-        )
+        queryset = self.model.objects.visible_to(self.request.user).order_by("name", "pk")
+        if self.action == "list" and self.reads_values():
+            return queryset  # the list's rows are read as values (listing.RowsSerializer)
+        queryset = queryset.select_related("created_by", "updated_by", *self.related)
         if self.model._meta.many_to_many:
             queryset = queryset.prefetch_related(*(f.name for f in self.model._meta.many_to_many))
-        return queryset.order_by("name", "pk")
+        return queryset
+
+    def reads_values(self) -> bool:
+        meta = getattr(self.get_serializer_class(), "Meta", None)
+        return getattr(meta, "list_serializer_class", None) is RowsSerializer
 
     def get_object(self) -> Record:
         # Ids are 64-bit: a longer number names nothing (and would overflow the query).
