@@ -193,20 +193,21 @@ def pager_html(page: object, querystring: str, part: str) -> str:
 
 
 @register.simple_tag
-def sort_href(column: object, current: str, querystring: str) -> str:
-    key = column.sort
-    new = f"-{key}" if current == key else key
-    sep = "&" if querystring else ""
-    return f"?{querystring}{sep}sort={new}"
-
-
-@register.simple_tag
-def sort_arrow(column: object, current: str) -> str:
-    if current == column.sort:
-        return "▲"
-    if current == f"-{column.sort}":
-        return "▼"
-    return ""
+def header_cells(columns: tuple, current: str, querystring: str) -> str:
+    """The list's column headers; a sortable one links to its sort (descending when it is the
+    current one) and shows the current direction."""
+    base = f"?{escape_text(querystring)}{'&amp;' if querystring else ''}"
+    cells = []
+    for column in columns:
+        label = escape_text(str(column.label))
+        if not column.sort:
+            cells.append(f'<th scope="col">{label}</th>')
+            continue
+        key = column.sort
+        new = f"-{key}" if current == key else key
+        arrow = "▲" if current == key else "▼" if current == f"-{key}" else ""
+        cells.append(f'<th scope="col"><a href="{base}sort={new}">{label} {arrow}</a></th>')
+    return mark_safe("\n".join(cells))  # noqa: S308 - labels and query escaped
 
 
 @register.filter
