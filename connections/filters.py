@@ -1,7 +1,7 @@
 """List filters per record type (django-filter); search and sort live in the list view."""
 
 import django_filters
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from connections.models import (
     BusinessService,
@@ -9,6 +9,7 @@ from connections.models import (
     EmailMonitorTask,
     EmailTask,
     EmailTemplate,
+    MemberOf,
     OAuthClient,
 )
 from connections.task_models import RunStatus, Schedule
@@ -33,11 +34,7 @@ class GroupedRecordFilter(django_filters.FilterSet):
     def filter_services(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         # A probe of the membership index per row (not a join): the list's sort index still
         # serves the page, and no row is repeated.
-        model = queryset.model
-        links = model.business_services.through.objects.filter(
-            **{model._meta.model_name: OuterRef("pk"), "businessservice_id": int(value)}
-        )
-        return queryset.filter(Exists(links))
+        return queryset.filter(MemberOf(queryset.model, int(value)))
 
 
 class EmailConnectionFilter(GroupedRecordFilter):

@@ -115,16 +115,17 @@ class Visible(models.Expression):
     def __init__(self, model: type[models.Model], user_pk: int) -> None:
         super().__init__()
         self.model, self.user_pk = model, user_pk
-        self.pk = models.F("pk")
+        self.pk, self.hint = models.F("pk"), models.F("services_sort")
 
     def get_source_expressions(self) -> list:
-        return [self.pk]
+        return [self.pk, self.hint]
 
     def set_source_expressions(self, exprs: list) -> None:
-        (self.pk,) = exprs
+        self.pk, self.hint = exprs
 
     def as_sql(self, compiler: object, connection: object) -> tuple[str, list]:
         pk, params = compiler.compile(self.pk)
+        hint, hint_params = compiler.compile(self.hint)
         q = connection.ops.quote_name
         field = self.model._meta.get_field("business_services")
         table = q(field.remote_field.through._meta.db_table)
@@ -134,11 +135,35 @@ class Visible(models.Expression):
         # LIMIT 1 OFFSET 0 keeps PostgreSQL from turning each probe into a hash of the whole
         # membership table (it does for a plain EXISTS inside OR): one index probe per row read.
         probe = "LIMIT 1 OFFSET 0"
+        # services_sort (kept with the memberships, service_sort.py) is NULL when the record is
+        # in no service: a record it calls assigned skips the "in none" probe. The probe still
+        # decides, so a stale hint can only hide an unassigned record, never show another's.
         sql = (
-            f"(EXISTS ({linked} AND v.{service} IN ({services}) {probe}) "
-            f"OR NOT EXISTS ({linked} {probe}))"
+            f"(({hint} IS NULL AND NOT EXISTS ({linked} {probe})) "
+            f"OR EXISTS ({linked} AND v.{service} IN ({services}) {probe}))"
         )
-        return sql, [*params, self.user_pk, self.user_pk, *params]
+        return sql, [*hint_params, *params, *params, self.user_pk, self.user_pk]
+
+
+class MemberOf(Visible):
+    """True for a grouped record in one given Business Service: one probe of the membership
+    index per row read (PostgreSQL would otherwise hash every member of the service)."""
+
+    def __init__(self, model: type[models.Model], service_pk: int) -> None:
+        super().__init__(model, 0)
+        self.service_pk = service_pk
+
+    def as_sql(self, compiler: object, connection: object) -> tuple[str, list]:
+        pk, params = compiler.compile(self.pk)
+        q = connection.ops.quote_name
+        field = self.model._meta.get_field("business_services")
+        table = q(field.remote_field.through._meta.db_table)
+        owner, service = q(field.m2m_column_name()), q(field.m2m_reverse_name())
+        sql = (
+            f"EXISTS (SELECT 1 FROM {table} v WHERE v.{owner} = {pk} "  # noqa: S608
+            f"AND v.{service} = %s LIMIT 1 OFFSET 0)"
+        )
+        return sql, [*params, self.service_pk]
 
 
 class RecordQuerySet(models.QuerySet):

@@ -2,7 +2,7 @@
 
 An exact COUNT visits every matching row: at 100,000 connections it is most of a list page's
 time. Lists count only up to a bound (``EXACT_UP_TO`` rows, or ten pages past the one asked
-for, whichever is more) and say "1,000+" beyond it; ``count=all`` in the query asks for the
+for, whichever is more) and say "250+" beyond it; ``count=all`` in the query asks for the
 exact number when somebody needs it. The last page of a list with more rows than the bound is
 read backwards (the same order reversed, the first rows taken), so it costs what the first
 page costs.
@@ -15,7 +15,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
-EXACT_UP_TO = 500
+EXACT_UP_TO = 250
 PAGES_AHEAD = 10
 
 
@@ -38,10 +38,11 @@ def bound_for(offset: int, per_page: int) -> int:
 def bounded_count(queryset: QuerySet, bound: int, exact: bool = False) -> Count:
     """Count the rows of `queryset` up to `bound` (every row when `exact`).
 
-    The rows are counted in a subquery limited to bound + 1 rows, without the list's order, so
-    the database stops at the first bound + 1 rows it finds in whatever order is cheapest.
+    The rows are counted in a subquery limited to bound + 1 rows, read in primary key order:
+    the database stops after the first bound + 1 matches, and that order has nothing to do
+    with what is filtered (an index on a filtered column could put every match last).
     """
-    rows = queryset.order_by().values("pk")
+    rows = queryset.order_by("pk").values("pk")
     if exact:
         return Count(rows.count(), True)
     found = rows[: bound + 1].count()

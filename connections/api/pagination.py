@@ -1,8 +1,8 @@
 """The API lists' pages: 50 rows, counted only as far as paging.bound_for (see paging.py).
 
 An exact COUNT visits every matching row (at 100,000 connections most of a list's time), so a
-list counts at most 1,000 rows or ten pages past the one asked for, whichever is more, and
-says whether that is all of them (`count_is_exact`). `?count=all` asks for the exact count.
+list counts at most paging.EXACT_UP_TO rows or ten pages past the one asked for, whichever
+is more, and says whether that is all of them (`count_is_exact`). `?count=all` asks for the exact count.
 A page shorter than a full one needs no count at all: its rows end the list.
 """
 
@@ -30,8 +30,8 @@ COUNT = {
     "required": False,
     "in": "query",
     "description": "`all`: count every matching row. Without it, `count` is exact up to "
-    "1,000 rows or ten pages past this one, whichever is more; beyond, it is that bound and "
-    "`count_is_exact` is false.",
+    f"{paging.EXACT_UP_TO} rows or ten pages past this one, whichever is more; beyond, it is "
+    "that bound and `count_is_exact` is false.",
     "schema": {"type": "string", "enum": ["all"]},
 }
 # No database counts this far: a page number beyond it names nothing (and would overflow).
@@ -111,8 +111,8 @@ class Pagination(pagination.PageNumberPagination):
                     "minimum": 0,
                     "example": 123,
                     "description": "Matching rows: all of them when count_is_exact, else at "
-                    "least this many (the count stops at 1,000 rows or ten pages past this "
-                    "page, whichever is more; ?count=all counts them all).",
+                    f"least this many (the count stops at {paging.EXACT_UP_TO} rows or ten "
+                    "pages past this page, whichever is more; ?count=all counts them all).",
                 },
                 "count_is_exact": {
                     "type": "boolean",
