@@ -2,8 +2,8 @@
 
 An exact COUNT visits every matching row (at 100,000 connections most of a list's time), so a
 list counts at most paging.EXACT_UP_TO rows or ten pages past the one asked for, whichever
-is more, and says whether that is all of them (`count_is_exact`). `?count=all` asks for the exact count.
-A page shorter than a full one needs no count at all: its rows end the list.
+is more, and says whether that is all of them (`count_is_exact`). `?count=all` asks for the
+exact count. A page shorter than a full one needs no count at all: its rows end the list.
 """
 
 import copy
