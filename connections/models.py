@@ -138,9 +138,15 @@ class Visible(models.Expression):
         # services_sort (kept with the memberships, service_sort.py) is NULL when the record is
         # in no service: a record it calls assigned skips the "in none" probe. The probe still
         # decides, so a stale hint can only hide an unassigned record, never show another's.
+        # The user's services once per query: PostgreSQL would run an IN (subquery) again for
+        # every row probed; ANY(ARRAY(...)) is computed once (an InitPlan).
+        if connection.vendor == "postgresql":
+            mine = f"v.{service} = ANY(ARRAY({services}))"
+        else:
+            mine = f"v.{service} IN ({services})"
         sql = (
             f"(({hint} IS NULL AND NOT EXISTS ({linked} {probe})) "
-            f"OR EXISTS ({linked} AND v.{service} IN ({services}) {probe}))"
+            f"OR EXISTS ({linked} AND {mine} {probe}))"
         )
         return sql, [*hint_params, *params, *params, self.user_pk, self.user_pk]
 
