@@ -11,6 +11,7 @@ from django.contrib.auth import backends, get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.db.models.expressions import RawSQL
 
 
 def permissions_sql() -> str:
@@ -34,7 +35,44 @@ def permissions_sql() -> str:
     )
 
 
+def permissions_of_user_sql(user_column: str) -> str:
+    """One text of the user's permissions ("app.codename app.codename ..."), as a subquery of
+    the query that loads the user (`user_column` is that query's user id column)."""
+    aggregate = "string_agg" if connection.vendor == "postgresql" else "group_concat"
+    q = connection.ops.quote_name
+    own = get_user_model()._meta.get_field("user_permissions")
+    groups = get_user_model()._meta.get_field("groups")
+    granted = Group._meta.get_field("permissions").remote_field.through._meta
+    return (
+        f"(SELECT {aggregate}(ct.{q('app_label')} || '.' || p.{q('codename')}, ' ') "  # noqa: S608
+        f"FROM {q(Permission._meta.db_table)} p "
+        f"JOIN {q(ContentType._meta.db_table)} ct ON ct.{q('id')} = p.{q('content_type_id')} "
+        f"WHERE p.{q('id')} IN ("
+        f"SELECT u.{q(own.m2m_reverse_name())} FROM "
+        f"{q(own.remote_field.through._meta.db_table)} u "
+        f"WHERE u.{q(own.m2m_column_name())} = {user_column} "
+        f"UNION SELECT gp.{q('permission_id')} FROM {q(granted.db_table)} gp "
+        f"JOIN {q(groups.remote_field.through._meta.db_table)} ug "
+        f"ON ug.{q(groups.m2m_reverse_name())} = gp.{q('group_id')} "
+        f"WHERE ug.{q(groups.m2m_column_name())} = {user_column}))"
+    )
+
+
 class ModelBackend(backends.ModelBackend):
+    def get_user(self, user_id: object) -> object:
+        """The session's user with their permissions, in the one query that loads the user."""
+        model = get_user_model()
+        column = f"{connection.ops.quote_name(model._meta.db_table)}.{model._meta.pk.column}"
+        try:
+            user = model._default_manager.annotate(
+                loaded_permissions=RawSQL(permissions_of_user_sql(column), [])  # noqa: S611
+            ).get(pk=user_id)
+        except model.DoesNotExist:
+            return None
+        if not user.is_superuser:
+            user._perm_cache = set((user.loaded_permissions or "").split())
+        return user if self.user_can_authenticate(user) else None
+
     def get_all_permissions(self, user_obj: object, obj: object = None) -> set[str]:
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()

@@ -56,3 +56,26 @@ def test_a_page_asking_several_permissions_reads_them_once(django_user_model: An
         assert all(fresh.has_perm(p) for p in WANTED[:3])
         assert not fresh.has_perm("auth.view_user")
     assert len(queries) == 1
+
+
+def test_the_session_user_comes_with_their_permissions_in_one_query(
+    django_user_model: Any,
+) -> None:
+    group = Group.objects.create(name="Operators")
+    group.permissions.add(Permission.objects.get(codename="change_emailconnection"))
+    user = django_user_model.objects.create_user("operator")
+    user.user_permissions.add(Permission.objects.get(codename="view_emailconnection"))
+    user.groups.add(group)
+    bare = django_user_model.objects.create_user("bare")
+    admin = django_user_model.objects.create_superuser("root")
+    inactive = django_user_model.objects.create_user("gone", is_active=False)
+    for person in (user, bare, admin):
+        with CaptureQueriesContext(db) as queries:
+            loaded = ModelBackend().get_user(person.pk)
+            answers = [loaded.has_perm(p) for p in WANTED]
+        assert len(queries) == 1, person.username
+        theirs = django_user_model.objects.get(pk=person.pk)
+        expected = [person.is_superuser or DjangoModelBackend().has_perm(theirs, p) for p in WANTED]
+        assert answers == expected, person.username
+    assert ModelBackend().get_user(inactive.pk) is None
+    assert ModelBackend().get_user(10**9) is None
