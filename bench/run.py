@@ -40,7 +40,7 @@ SIZES = [
     )
 ]
 DATABASES = os.environ.get("BENCH_DATABASES", "sqlite" if QUICK else "sqlite,postgresql").split(",")
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3" if QUICK else "7"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3" if QUICK else "21"))
 RSS_REQUESTS = int(os.environ.get("BENCH_RSS_REQUESTS", "1000" if QUICK else "10000"))
 SEARCH = "smtp7"
 SEED_PAGE = 100

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
+from django.db import connections
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
@@ -38,11 +39,14 @@ def bound_for(offset: int, per_page: int) -> int:
 def bounded_count(queryset: QuerySet, bound: int, exact: bool = False) -> Count:
     """Count the rows of `queryset` up to `bound` (every row when `exact`).
 
-    The rows are counted in a subquery limited to bound + 1 rows, read in primary key order:
-    the database stops after the first bound + 1 matches, and that order has nothing to do
-    with what is filtered (an index on a filtered column could put every match last).
+    The rows are counted in a subquery limited to bound + 1 rows, so the database stops after
+    the first bound + 1 matches. SQLite reads them in primary key order: left to choose, it
+    reads the narrowest index, and an index on a filtered column can put every match last.
+    PostgreSQL chooses its own way (a search reads the trigram indexes; an order would make it
+    sort every match).
     """
-    rows = queryset.order_by("pk").values("pk")
+    in_pk_order = connections[queryset.db].vendor == "sqlite"
+    rows = (queryset.order_by("pk") if in_pk_order else queryset.order_by()).values("pk")
     if exact:
         return Count(rows.count(), True)
     found = rows[: bound + 1].count()
