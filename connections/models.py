@@ -172,6 +172,38 @@ class MemberOf(Visible):
         return sql, [*params, self.service_pk]
 
 
+class ServiceNames(models.Expression):
+    """A grouped record's Business Services' names, by name, joined with ", " (a list shows
+    them with its rows: one correlated read of the membership index, no query of its own)."""
+
+    output_field = models.TextField()
+
+    def __init__(self, model: type[models.Model]) -> None:
+        super().__init__()
+        self.model, self.pk = model, models.F("pk")
+
+    def get_source_expressions(self) -> list:
+        return [self.pk]
+
+    def set_source_expressions(self, exprs: list) -> None:
+        (self.pk,) = exprs
+
+    def as_sql(self, compiler: object, connection: object) -> tuple[str, list]:
+        pk, params = compiler.compile(self.pk)
+        q = connection.ops.quote_name
+        field = self.model._meta.get_field("business_services")
+        table = q(field.remote_field.through._meta.db_table)
+        owner, service = q(field.m2m_column_name()), q(field.m2m_reverse_name())
+        services = q(BusinessService._meta.db_table)
+        joined = f"FROM {table} v JOIN {services} s ON s.id = v.{service} WHERE v.{owner} = {pk}"
+        if connection.vendor == "postgresql":
+            return f"(SELECT string_agg(s.name, ', ' ORDER BY s.name) {joined})", params
+        # SQLite concatenates in the order its subquery gives. Only quoted names from the
+        # models go into these texts; the record's id is a compiled column.
+        ordered = f"SELECT s.name AS name {joined} ORDER BY s.name"
+        return f"(SELECT group_concat(name, ', ') FROM ({ordered}))", params  # noqa: S608
+
+
 class RecordQuerySet(models.QuerySet):
     def visible_to(self, user: settings.AUTH_USER_MODEL) -> "RecordQuerySet":
         """Records a user may see: all for superusers, else unassigned or of their services."""

@@ -27,6 +27,7 @@ from connections.models import (
     EmailTemplate,
     OAuthClient,
     Record,
+    ServiceNames,
 )
 from connections.oauth import flow
 from connections.templatetags.records import Rows
@@ -309,6 +310,8 @@ class RecordListView(RecordMixin, ListView):
         secrets = self.kind.model.secret_fields
         qs = qs.annotate(**{f"{name}_stored": ~Q(**{name: ""}) for name in secrets})
         qs = qs.only(*self.kind.listed) if self.kind.listed else qs.defer(*secrets)
+        if hasattr(self.kind.model, "business_services"):
+            qs = qs.annotate(services_text=ServiceNames(self.kind.model))
         if self.kind.related:
             qs = qs.select_related(*self.kind.related)
         self.filterset = self.kind.filterset(self.request.GET, queryset=qs, user=self.request.user)
@@ -339,21 +342,12 @@ class RecordListView(RecordMixin, ListView):
         return qs.order_by(value.asc(**nulls), "pk")
 
     def service_names(self, page: list[Record]) -> dict[int, list[str]] | None:
-        """The page's Business Services names by record, in one query (not a prefetch of
-        the services' whole rows)."""
-        model = self.kind.model
-        if not hasattr(model, "business_services"):
+        """The page's Business Services names by record (read with the page's rows)."""
+        if not hasattr(self.kind.model, "business_services"):
             return None
-        owner = model._meta.model_name
-        links = model.business_services.through.objects.filter(
-            **{f"{owner}__in": [record.pk for record in page]}
-        )
-        names: dict[int, list[str]] = {}
-        for pk, name in links.order_by("businessservice__name").values_list(
-            owner, "businessservice__name"
-        ):
-            names.setdefault(pk, []).append(name)
-        return names
+        return {
+            record.pk: [record.services_text] if record.services_text else [] for record in page
+        }
 
     def nullable(self, name: str) -> bool:
         try:

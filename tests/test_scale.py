@@ -99,6 +99,16 @@ def list_plan(user: Any, query: dict | None = None) -> str:
     return view.get_queryset()[:25].explain()
 
 
+def sorts_the_rows(plan: str) -> bool:
+    """SQLite sorts the list's rows themselves (a sort inside a row's subquery, such as its
+    few Business Service names, is not that)."""
+    for line in plan.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) == 4 and parts[1] == "0" and "TEMP B-TREE FOR ORDER BY" in parts[3]:
+            return True
+    return False
+
+
 def test_the_default_sort_reads_the_name_index_for_superusers_and_scoped_operators(
     admin_user: Any, operator: Any
 ) -> None:
@@ -110,7 +120,7 @@ def test_the_default_sort_reads_the_name_index_for_superusers_and_scoped_operato
     for user in (admin_user, operator):
         plan = list_plan(user)
         assert "conn_name_sort" in plan, plan
-        assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+        assert not sorts_the_rows(plan), plan
 
 
 @pytest.mark.parametrize(
@@ -135,7 +145,7 @@ def test_the_computed_columns_sort_through_their_own_index(
     plan = list_plan(operator, {"sort": sort})
     # PostgreSQL has a (column DESC NULLS LAST, id DESC) index for the nullable columns.
     assert index in plan or index.replace("_sort", "_desc") in plan, plan
-    assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+    assert not sorts_the_rows(plan), plan
     assert "hashed SubPlan" not in plan, plan  # PostgreSQL: one probe per row read, no hash
 
 
