@@ -14,58 +14,45 @@ from django.db import connection
 from django.db.models.expressions import RawSQL
 
 
-def permissions_sql() -> str:
-    q = connection.ops.quote_name
-    own = get_user_model()._meta.get_field("user_permissions")
-    own_table = own.remote_field.through._meta
-    groups = get_user_model()._meta.get_field("groups")
-    member_table = groups.remote_field.through._meta
-    granted = Group._meta.get_field("permissions").remote_field.through._meta
-    return (
-        f"SELECT ct.{q('app_label')}, p.{q('codename')} "  # noqa: S608 - names from _meta only
-        f"FROM {q(Permission._meta.db_table)} p "
-        f"JOIN {q(ContentType._meta.db_table)} ct ON ct.{q('id')} = p.{q('content_type_id')} "
-        f"WHERE p.{q('id')} IN ("
-        f"SELECT u.{q(own.m2m_reverse_name())} FROM {q(own_table.db_table)} u "
-        f"WHERE u.{q(own.m2m_column_name())} = %s "
-        f"UNION SELECT gp.{q('permission_id')} FROM {q(granted.db_table)} gp "
-        f"JOIN {q(member_table.db_table)} ug "
-        f"ON ug.{q(groups.m2m_reverse_name())} = gp.{q('group_id')} "
-        f"WHERE ug.{q(groups.m2m_column_name())} = %s)"
-    )
-
-
-def permissions_of_user_sql(user_column: str) -> str:
-    """One text of the user's permissions ("app.codename app.codename ..."), as a subquery of
-    the query that loads the user (`user_column` is that query's user id column)."""
-    aggregate = "string_agg" if connection.vendor == "postgresql" else "group_concat"
+def permissions_sql(user: str = "%s", aggregate: bool = False) -> str:
+    """The permissions a user holds, their own and their groups': rows of (app label,
+    codename), or with `aggregate` one text "app.codename app.codename ..." for use as a
+    subquery. `user` is a parameter mark or the user id column of the enclosing query. Only
+    quoted names from the models go into the text."""
     q = connection.ops.quote_name
     own = get_user_model()._meta.get_field("user_permissions")
     groups = get_user_model()._meta.get_field("groups")
     granted = Group._meta.get_field("permissions").remote_field.through._meta
-    return (
-        f"(SELECT {aggregate}(ct.{q('app_label')} || '.' || p.{q('codename')}, ' ') "  # noqa: S608
-        f"FROM {q(Permission._meta.db_table)} p "
+    app, codename = f"ct.{q('app_label')}", f"p.{q('codename')}"
+    if aggregate:
+        function = "string_agg" if connection.vendor == "postgresql" else "group_concat"
+        selected = f"{function}({app} || '.' || {codename}, ' ')"
+    else:
+        selected = f"{app}, {codename}"
+    sql = (
+        f"SELECT {selected} FROM {q(Permission._meta.db_table)} p "  # noqa: S608
         f"JOIN {q(ContentType._meta.db_table)} ct ON ct.{q('id')} = p.{q('content_type_id')} "
         f"WHERE p.{q('id')} IN ("
         f"SELECT u.{q(own.m2m_reverse_name())} FROM "
         f"{q(own.remote_field.through._meta.db_table)} u "
-        f"WHERE u.{q(own.m2m_column_name())} = {user_column} "
+        f"WHERE u.{q(own.m2m_column_name())} = {user} "
         f"UNION SELECT gp.{q('permission_id')} FROM {q(granted.db_table)} gp "
         f"JOIN {q(groups.remote_field.through._meta.db_table)} ug "
         f"ON ug.{q(groups.m2m_reverse_name())} = gp.{q('group_id')} "
-        f"WHERE ug.{q(groups.m2m_column_name())} = {user_column}))"
+        f"WHERE ug.{q(groups.m2m_column_name())} = {user})"
     )
+    return f"({sql})" if aggregate else sql
 
 
 class ModelBackend(backends.ModelBackend):
     def get_user(self, user_id: object) -> object:
         """The session's user with their permissions, in the one query that loads the user."""
         model = get_user_model()
-        column = f"{connection.ops.quote_name(model._meta.db_table)}.{model._meta.pk.column}"
+        q = connection.ops.quote_name
+        column = f"{q(model._meta.db_table)}.{q(model._meta.pk.column)}"
         try:
             user = model._default_manager.annotate(
-                loaded_permissions=RawSQL(permissions_of_user_sql(column), [])  # noqa: S611
+                loaded_permissions=RawSQL(permissions_sql(column, aggregate=True), [])  # noqa: S611
             ).get(pk=user_id)
         except model.DoesNotExist:
             return None
