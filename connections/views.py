@@ -341,14 +341,6 @@ class RecordListView(RecordMixin, ListView):
             return qs.order_by(value.desc(**nulls), "-pk")
         return qs.order_by(value.asc(**nulls), "pk")
 
-    def service_names(self, page: list[Record]) -> dict[int, list[str]] | None:
-        """The page's Business Services names by record (read with the page's rows)."""
-        if not hasattr(self.kind.model, "business_services"):
-            return None
-        return {
-            record.pk: [record.services_text] if record.services_text else [] for record in page
-        }
-
     def nullable(self, name: str) -> bool:
         try:
             found = self.kind.model._meta.get_field(name)
@@ -374,7 +366,7 @@ class RecordListView(RecordMixin, ListView):
         # The first column is the Name, a link; the record's URL is the list's plus its pk.
         listed = self.kind.url("list")
         page = context["object_list"]
-        rows = Rows(self.kind.model, self.kind.columns[1:], self.service_names(page))
+        rows = Rows(self.kind.model, self.kind.columns[1:])
         back = quote(self.request.get_full_path(), safe="/")  # as the urlencode filter
         context["rows"] = mark_safe(  # noqa: S308 - every value is escaped by Rows
             "\n".join(rows.html(record, f"{listed}{record.pk}/", back) for record in page)

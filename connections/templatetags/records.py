@@ -40,12 +40,11 @@ def datetime_text(value: datetime) -> str:
 class Rows:
     """A list page's rows as HTML, escaped, with one reader per column prepared per page.
 
-    `services` maps a record's pk to its Business Services' names (read in one query by the
-    view); without it the record's own (prefetched) services are read.
+    The Business Services cell is the `services_text` the list reads with its rows
+    (models.ServiceNames: the names by name, joined).
     """
 
-    def __init__(self, model: type, columns: tuple, services: dict | None = None) -> None:
-        self.services = services
+    def __init__(self, model: type, columns: tuple) -> None:
         self.zone = timezone.get_current_timezone()
         self.fast = FAST_FORMATS.get(formats.get_format("SHORT_DATETIME_FORMAT"))
         self.readers = [self.reader(model, column.attr) for column in columns]
@@ -66,12 +65,9 @@ class Rows:
                 return lambda record: choices.get(getattr(record, field), "")
         return lambda record: self.text(getattr(record, attr))
 
-    def service_names(self, record: object) -> str:
-        if self.services is None:
-            names = [s.name for s in record.business_services.all()]
-        else:
-            names = self.services.get(record.pk, ())
-        return escape_text(", ".join(names)) or "—"
+    @staticmethod
+    def service_names(record: object) -> str:
+        return escape_text(record.services_text or "") or "—"
 
     @staticmethod
     def badge(value: str) -> str:
